@@ -1,0 +1,195 @@
+"""A tamper-evident audit chain: each entry's SHA-256 covers its content and the previous hash.
+
+Altering an entry breaks its own hash; removing one breaks the sequence; removing entries from the
+end no longer matches the head row. Record states appear only as keyed digests (see
+:meth:`haven.crypto.fields.FieldCipher.digest`), so the log itself reveals no identifying data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from haven.audit.models import AuditEntry, AuditHead
+from haven.crypto.fields import FieldCipher
+from haven.db.base import table_of
+from haven.db.dialect import bulk_insert
+from haven.db.types import sqlite_timestamp, utcnow
+
+GENESIS = "0" * 64
+HEAD_ID = 1
+BULK_THRESHOLD = 500
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "entity",
+    "entity_id",
+    "surface",
+    "before_digest",
+    "after_digest",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: str | None = None
+    after: str | None = None
+    surface: str | None = None
+
+
+def _canonical_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return sqlite_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.hex()
+    return str(value)
+
+
+def record_digest(cipher: FieldCipher, entity: str, state: Mapping[str, Any]) -> str:
+    """Keyed digest of a record's stored state."""
+    canonical = json.dumps(
+        state, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_canonical_default
+    )
+    return cipher.digest(f"{entity}\x1f{canonical}".encode())
+
+
+def entry_hash(seq: int, at: datetime, change: Change, prev_hash: str) -> str:
+    fields = (
+        str(seq),
+        sqlite_timestamp(at),
+        change.actor,
+        change.action,
+        change.entity,
+        change.entity_id,
+        change.surface or "",
+        change.before or "",
+        change.after or "",
+        prev_hash,
+    )
+    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+
+
+def append(session: Session, changes: Sequence[Change], *, at: datetime | None = None) -> int:
+    """Append entries for ``changes`` in the caller's transaction; returns the last sequence number.
+
+    The head row is locked first (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+    transaction already holds the write lock), so concurrent writers extend one line.
+    """
+    if not changes:
+        return 0
+    when = at or utcnow()
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
+    ).one()
+    seq: int = head.seq
+    previous: str = head.hash
+    rows: list[tuple[Any, ...]] = []
+    for change in changes:
+        seq += 1
+        digest = entry_hash(seq, when, change, previous)
+        rows.append(
+            (
+                seq,
+                when,
+                change.actor,
+                change.action,
+                change.entity,
+                change.entity_id,
+                change.surface,
+                change.before,
+                change.after,
+                previous,
+                digest,
+            )
+        )
+        previous = digest
+    table = table_of(AuditEntry)
+    if len(rows) >= BULK_THRESHOLD:
+        bulk_insert(session.connection(), table, _COLUMNS, rows)
+    else:
+        session.execute(insert(table), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
+    session.execute(update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=previous))
+    return seq
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    checked: int
+    head_hash: str
+    first_bad: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def verify(session: Session, *, batch: int = 10_000) -> Verdict:
+    """Walk the chain in order and name the first entry that does not verify."""
+    expected_seq, previous, checked = 1, GENESIS, 0
+    entries = session.execute(
+        select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
+    ).scalars()
+    for entry in entries:
+        if entry.seq != expected_seq:
+            return Verdict(
+                checked,
+                previous,
+                expected_seq,
+                f"audit entry {expected_seq} is missing: entries were removed before "
+                f"entry {entry.seq}",
+            )
+        change = Change(
+            actor=entry.actor,
+            action=entry.action,
+            entity=entry.entity,
+            entity_id=entry.entity_id,
+            before=entry.before_digest,
+            after=entry.after_digest,
+            surface=entry.surface,
+        )
+        if entry.prev_hash != previous:
+            return Verdict(
+                checked,
+                previous,
+                entry.seq,
+                f"audit entry {entry.seq} does not follow entry {entry.seq - 1}: its previous "
+                "hash was changed",
+            )
+        if entry_hash(entry.seq, entry.at, change, previous) != entry.hash:
+            return Verdict(
+                checked,
+                previous,
+                entry.seq,
+                f"audit entry {entry.seq} was altered: its content does not match its hash",
+            )
+        previous, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+    ).one()
+    if head.seq != checked or head.hash != previous:
+        return Verdict(
+            checked,
+            previous,
+            checked + 1,
+            f"the chain ends at entry {checked} but its head records entry {head.seq}: "
+            "entries were removed from the end",
+        )
+    return Verdict(checked, previous)

@@ -1,0 +1,226 @@
+"""The ``haven`` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated
+
+import click
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import OperationalError
+
+from haven.audit.chain import Change, append, verify
+from haven.crypto.fields import FieldCipher
+from haven.crypto.keys import load_keyring, new_keyring, save_keyring
+from haven.db.engine import check_connection
+from haven.db.migrate import current_revision, head_revision, upgrade
+from haven.demo.generator import fill
+from haven.errors import AuditChainBroken, DatabaseUnavailable, HavenError
+from haven.registry.models import Incident
+from haven.registry.sealed import SEALED_COLUMNS, key_numbers_in_use, reencrypt_batch
+from haven.runtime import Runtime, open_runtime
+from haven.settings import load_settings
+from haven.web.app import create_app
+
+app = typer.Typer(
+    help="Haven: a case registry and alert network for transnational repression.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="The key file that encrypts identifying data.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+out = Console(soft_wrap=True)
+
+
+def _runtime() -> Runtime:
+    return open_runtime(load_settings())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (HAVEN_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (HAVEN_PORT).")] = None,
+) -> None:
+    """Run the web application and API."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = load_settings(**overrides)
+    runtime = open_runtime(settings)
+    if settings.should_migrate_on_start:
+        upgrade(runtime.engine)
+    else:
+        check_connection(runtime.engine)
+    runtime.cipher()
+    out.print(f"Haven is running at http://{settings.host}:{settings.port}/  (Ctrl+C stops it)")
+    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    runtime = _runtime()
+    upgrade(runtime.engine)
+    out.print(f"database is at revision {current_revision(runtime.engine)}")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the database's revision and whether migrations are pending."""
+    runtime = _runtime()
+    check_connection(runtime.engine)
+    current, head = current_revision(runtime.engine), head_revision()
+    state = "up to date" if current == head else "migrations pending: run `haven db upgrade`"
+    out.print(f"revision {current or 'none'} of {head}: {state}")
+
+
+@keys_app.command("init")
+def keys_init(
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when the key file exists.")
+    ] = False,
+) -> None:
+    """Create a new key file (HAVEN_KEY_FILE). Back it up: without it the data is unreadable."""
+    settings = load_settings()
+    path = settings.resolved_key_file
+    if path.exists() and if_missing:
+        load_keyring(path)
+        out.print(f"key file {path} exists")
+        return
+    save_keyring(new_keyring(), path)
+    out.print(f"created key file {path} (mode 0600); keep a backup apart from the database")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows re-encrypted per transaction.")
+    ] = 1000,
+    retire: Annotated[
+        bool, typer.Option("--retire", help="Drop old data keys once nothing needs them.")
+    ] = False,
+) -> None:
+    """Add a new data key, re-encrypt every identifying field with it in batches, and optionally
+    retire the old keys. Safe to interrupt and run again."""
+    runtime = _runtime()
+    old = runtime.cipher().keyring
+    path = runtime.settings.resolved_key_file
+    keyring = old.with_new_data_key()
+    save_keyring(keyring, path, overwrite=True)
+    cipher = FieldCipher(keyring)
+    changed = 0
+    for spec in SEALED_COLUMNS:
+        after: str | None = None
+        while True:
+            with runtime.transaction() as session:
+                after, _, count = reencrypt_batch(session, cipher, spec, after, batch_size)
+            changed += count
+            if after is None:
+                break
+    with runtime.transaction() as session:
+        append(
+            session,
+            [
+                Change(
+                    "cli:keys-rotate",
+                    "rotate",
+                    "keyring",
+                    keyring.fingerprint,
+                    after=str(keyring.active),
+                )
+            ],
+        )
+    out.print(f"data key {keyring.active} is active; re-encrypted {changed} values")
+    if retire:
+        with runtime.transaction() as session:
+            in_use = key_numbers_in_use(session, cipher)
+        retired = set(keyring.data_keys) - in_use - {keyring.active}
+        save_keyring(keyring.without_data_keys(retired), path, overwrite=True)
+        out.print(f"retired data keys: {', '.join(map(str, sorted(retired))) or 'none'}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the whole audit chain; name the first entry that was altered or removed."""
+    runtime = _runtime()
+    check_connection(runtime.engine)
+    with runtime.transaction() as session:
+        verdict = verify(session)
+    if not verdict.ok:
+        raise AuditChainBroken(verdict.reason, hint=f"{verdict.checked} entries before it verify")
+    out.print(f"audit chain verified: {verdict.checked} entries, head {verdict.head_hash}")
+
+
+@app.command()
+def demo(
+    incidents: Annotated[int, typer.Option(min=1, help="How many incidents to create.")] = 200,
+    seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 2025,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the registry has incidents.")
+    ] = False,
+) -> None:
+    """Fill the registry with synthetic, fictional demo data."""
+    runtime = _runtime()
+    upgrade(runtime.engine)
+    cipher = runtime.cipher()
+    with runtime.transaction() as session:
+        if if_empty and session.query(Incident.id).limit(1).first() is not None:
+            out.print("the registry already holds incidents; no demo data added")
+            return
+        with Progress(
+            TextColumn("demo data"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=out,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("incidents", total=incidents)
+            summary = fill(
+                session,
+                cipher,
+                incidents,
+                seed=seed,
+                progress=lambda n: bar.update(task, completed=n),
+            )
+    out.print(
+        f"added {summary.incidents} incidents and {summary.people} people "
+        f"({summary.rows} rows) from {len(summary.contributors)} demo organisations: "
+        + ", ".join(summary.contributors)
+    )
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run the CLI; every Haven error becomes one line on stderr and exit status 2."""
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        app(args=list(argv), prog_name="haven", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 1
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
+        error: HavenError = DatabaseUnavailable(f"database error: {reason}")
+        err.print(f"error: {error.one_line()}", markup=False, highlight=False)
+        return 2
+    except HavenError as exc:
+        err.print(f"error: {exc.one_line()}", markup=False, highlight=False)
+        return 1 if isinstance(exc, AuditChainBroken) else 2
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

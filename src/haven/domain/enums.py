@@ -1,0 +1,133 @@
+"""Closed vocabularies that the database enforces with CHECK constraints.
+
+Open vocabularies that grow with the field (tactics, target profiles, state responsibility) live in
+the versioned taxonomy instead; these change only with a migration.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Tlp(StrEnum):
+    """Traffic Light Protocol 2.0 (FIRST), https://www.first.org/tlp/."""
+
+    CLEAR = "clear"
+    GREEN = "green"
+    AMBER = "amber"
+    AMBER_STRICT = "amber+strict"
+    RED = "red"
+
+
+class DatePrecision(StrEnum):
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+    RANGE = "range"
+
+
+class HostInvolvement(StrEnum):
+    NONE = "none"
+    COMPLICIT = "complicit"
+    ACTIVE = "active"
+    UNKNOWN = "unknown"
+
+
+class Accusation(StrEnum):
+    TERRORISM = "terrorism"
+    EXTREMISM = "extremism"
+    STATE_SECURITY = "state-security"
+    FRAUD = "fraud"
+    OTHER = "other"
+
+
+class IncidentStatus(StrEnum):
+    REPORTED = "reported"
+    UNDER_REVIEW = "under-review"
+    VERIFIED = "verified"
+    NOT_SUBSTANTIATED = "not-substantiated"
+    ARCHIVED = "archived"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+    UNDISCLOSED = "undisclosed"
+
+
+class AgeBand(StrEnum):
+    MINOR = "under-18"
+    YOUNG = "18-29"
+    ADULT = "30-44"
+    MIDDLE = "45-64"
+    SENIOR = "65-plus"
+
+
+class OrganisationKind(StrEnum):
+    """Actors in the registry (who did what), not the organisations that use Haven."""
+
+    STATE_AGENCY = "state-agency"
+    PROXY = "proxy"
+    COMPANY = "company"
+    SURVEILLANCE_VENDOR = "surveillance-vendor"
+    NGO = "ngo"
+    AUTHORITY = "authority"
+
+
+class ContributorKind(StrEnum):
+    """Organisations that contribute records to Haven."""
+
+    NGO = "ngo"
+    AUTHORITY = "authority"
+    EU_BODY = "eu-body"
+    COMPANY = "company"
+    SYSTEM = "system"
+
+
+class InstrumentKind(StrEnum):
+    RED_NOTICE = "red-notice"
+    DIFFUSION = "diffusion"
+    EXTRADITION_REQUEST = "extradition-request"
+    PASSPORT_CANCELLATION = "passport-cancellation"
+    CONSULAR_DENIAL = "consular-denial"
+    ARREST_WARRANT = "arrest-warrant"
+
+
+class InstrumentStatus(StrEnum):
+    REQUESTED = "requested"
+    ACTIVE = "active"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+    DELETED = "deleted"  # e.g. by the Commission for the Control of Interpol's Files
+    EXECUTED = "executed"
+    UNKNOWN = "unknown"
+
+
+class PersonRole(StrEnum):
+    TARGET = "target"
+    RELATIVE_TARGETED = "relative-targeted-by-proxy"
+    PERPETRATOR = "perpetrator"
+    PROXY = "proxy"
+    WITNESS = "witness"
+    SOURCE = "source"
+
+
+class OrganisationRole(StrEnum):
+    PERPETRATOR = "perpetrator"
+    PROXY = "proxy"
+    INSTIGATING_AGENCY = "instigating-agency"
+    WITNESS = "witness"
+    SOURCE = "source"
+
+
+class AcquisitionMethod(StrEnum):
+    """How a piece of evidence was obtained (Berkeley Protocol on Digital Open Source
+    Investigations)."""
+
+    SUBMITTED_BY_REPORTER = "submitted-by-reporter"
+    ONLINE_CAPTURE = "online-capture"
+    DEVICE_EXTRACTION = "device-extraction"
+    DOCUMENT_REQUEST = "document-request"
+    INTERVIEW = "interview"
+    OTHER = "other"

@@ -1,0 +1,36 @@
+"""Every table Haven owns, imported in one place so the metadata is complete."""
+
+from haven.audit.models import AuditEntry, AuditHead
+from haven.db.meta import Meta
+from haven.registry.models import (
+    Contributor,
+    Evidence,
+    Incident,
+    IncidentEvidence,
+    IncidentInstrument,
+    IncidentOrganisation,
+    IncidentPerson,
+    IncidentTactic,
+    LegalInstrument,
+    Organisation,
+    Person,
+    PersonLookup,
+)
+
+__all__ = [
+    "AuditEntry",
+    "AuditHead",
+    "Contributor",
+    "Evidence",
+    "Incident",
+    "IncidentEvidence",
+    "IncidentInstrument",
+    "IncidentOrganisation",
+    "IncidentPerson",
+    "IncidentTactic",
+    "LegalInstrument",
+    "Meta",
+    "Organisation",
+    "Person",
+    "PersonLookup",
+]

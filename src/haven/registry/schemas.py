@@ -1,0 +1,210 @@
+"""What callers hand to the registry: validated, normalised input models.
+
+Country codes, tactics and other vocabulary are checked here, once, for every way in (API, import,
+demo data, CLI), and a failure becomes one :class:`~haven.errors.ValidationFailed` naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from haven.domain.countries import check_country
+from haven.domain.enums import (
+    Accusation,
+    AcquisitionMethod,
+    AgeBand,
+    DatePrecision,
+    Gender,
+    HostInvolvement,
+    IncidentStatus,
+    InstrumentKind,
+    InstrumentStatus,
+    OrganisationKind,
+    Tlp,
+)
+from haven.domain.taxonomy import Vocabulary, load_taxonomy
+from haven.errors import HavenError, ValidationFailed
+
+_TAXONOMY = load_taxonomy()
+
+
+def _country(value: str) -> str:
+    try:
+        return check_country(value)
+    except HavenError as exc:
+        raise ValueError(exc.one_line()) from None
+
+
+def _tactic(value: str) -> str:
+    try:
+        return _TAXONOMY.tactic(value).code
+    except HavenError as exc:
+        raise ValueError(exc.one_line()) from None
+
+
+def _in(vocabulary: Vocabulary) -> AfterValidator:
+    def check(value: str) -> str:
+        try:
+            return vocabulary.check(value)
+        except HavenError as exc:
+            raise ValueError(exc.one_line()) from None
+
+    return AfterValidator(check)
+
+
+CountryCode = Annotated[str, AfterValidator(_country)]
+TacticCode = Annotated[str, AfterValidator(_tactic)]
+ProfileCode = Annotated[str, _in(_TAXONOMY.target_profiles)]
+ResponsibilityCode = Annotated[str, _in(_TAXONOMY.state_responsibility)]
+Reliability = Annotated[str, _in(_TAXONOMY.source_reliability)]
+Credibility = Annotated[str, _in(_TAXONOMY.information_credibility)]
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Occurred(Strict):
+    """When it happened, as precisely as known. A month is given by its first day."""
+
+    start: date
+    end: date | None = None
+    precision: DatePrecision = DatePrecision.DAY
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Occurred:
+        if self.precision is DatePrecision.RANGE:
+            if self.end is None:
+                raise ValueError("a date range needs an end")
+            if self.end < self.start:
+                raise ValueError("the range ends before it starts")
+        elif self.end is not None:
+            raise ValueError("only a range has an end date")
+        return self
+
+
+class Place(Strict):
+    country: CountryCode
+    locality: str | None = Field(default=None, max_length=200)
+
+
+class IncidentIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    narrative: str = Field(default="", max_length=100_000)
+    narrative_language: str | None = Field(default=None, max_length=35)
+    occurred: Occurred
+    reported_on: date | None = None
+    origin_state: CountryCode
+    host_state: CountryCode | None = None
+    other_places: tuple[Place, ...] = ()
+    tactics: tuple[TacticCode, ...] = Field(min_length=1)
+    host_involvement: HostInvolvement = HostInvolvement.UNKNOWN
+    accusation: Accusation | None = None
+    state_responsibility: ResponsibilityCode | None = None
+    status: IncidentStatus = IncidentStatus.REPORTED
+    tlp: Tlp = Tlp.AMBER
+
+    @model_validator(mode="after")
+    def _distinct_tactics(self) -> IncidentIn:
+        if len(set(self.tactics)) != len(self.tactics):
+            raise ValueError("a tactic is listed twice")
+        return self
+
+
+class Name(Strict):
+    """One form of a person's name: in a script (ISO 15924) and, for transliterations, the
+    system used."""
+
+    value: str = Field(min_length=1, max_length=300)
+    script: str | None = Field(default=None, max_length=4)
+    transliteration: str | None = Field(default=None, max_length=40)
+
+
+class Document(Strict):
+    kind: str = Field(min_length=1, max_length=40)
+    number: str = Field(min_length=1, max_length=100)
+    issuing_state: CountryCode | None = None
+
+
+class Identity(Strict):
+    """Everything that identifies a person; stored only encrypted."""
+
+    names: tuple[Name, ...] = Field(min_length=1)
+    date_of_birth: date | None = None
+    contact: tuple[str, ...] = ()
+    address: str | None = Field(default=None, max_length=1000)
+    documents: tuple[Document, ...] = ()
+
+
+class PersonIn(Strict):
+    identity: Identity | None = None
+    nationality: CountryCode | None = None
+    community: str | None = Field(default=None, max_length=80)
+    profile: ProfileCode | None = None
+    gender: Gender = Gender.UNDISCLOSED
+    age_band: AgeBand | None = None
+    tlp: Tlp = Tlp.AMBER
+
+
+class OrganisationIn(Strict):
+    name: str = Field(min_length=1, max_length=300)
+    kind: OrganisationKind
+    country: CountryCode | None = None
+    aliases: tuple[str, ...] = ()
+    tlp: Tlp = Tlp.GREEN
+
+
+class InstrumentIn(Strict):
+    kind: InstrumentKind
+    issuing_state: CountryCode
+    subject_id: str | None = None
+    issued_on: date | None = None
+    status: InstrumentStatus = InstrumentStatus.UNKNOWN
+    status_on: date | None = None
+    reference: str | None = Field(default=None, max_length=100)
+    tlp: Tlp = Tlp.AMBER
+
+
+class EvidenceIn(Strict):
+    filename: str | None = Field(default=None, max_length=255)
+    media_type: str = Field(min_length=1, max_length=120)
+    size_bytes: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    acquired_at: AwareDatetime
+    acquisition_method: AcquisitionMethod
+    acquired_by: ShortText
+    source_reliability: Reliability = "f"
+    information_credibility: Credibility = "6"
+    tlp: Tlp = Tlp.AMBER
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse(model: type[Model], data: Any) -> Model:
+    """Validate ``data``; a failure names the first bad field in one line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "input"
+    message = first["msg"].removeprefix("Value error, ")
+    more = exc.error_count() - 1
+    suffix = f" (and {more} more)" if more else ""
+    return f"{where}: {message}{suffix}"

@@ -1,0 +1,120 @@
+"""The registry's encrypted columns: where they are, how they are bound, how they are read back,
+looked up and re-encrypted under a new key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Column, LargeBinary, MetaData, Table, select, update
+from sqlalchemy.orm import Session
+
+from haven.crypto.fields import FieldCipher
+from haven.db.types import Guid
+from haven.errors import NotFound
+from haven.registry.models import Person, PersonLookup
+from haven.registry.schemas import Identity
+
+
+@dataclass(frozen=True, slots=True)
+class SealedColumn:
+    table: str
+    column: str
+
+
+# Every column that holds ciphertext. A new one must be listed here, or rotation misses it.
+SEALED_COLUMNS = (
+    SealedColumn("people", "identity"),
+    SealedColumn("legal_instruments", "reference"),
+    SealedColumn("evidence", "filename"),
+)
+
+
+def sealed_context(table: str, column: str, record_id: str) -> str:
+    """Associated data binding a ciphertext to one column of one record."""
+    return f"{table}.{column}:{record_id}"
+
+
+def lookup_values(identity: Identity) -> Iterator[tuple[str, str]]:
+    """The (kind, value) pairs a person can be found by exactly."""
+    for name in identity.names:
+        yield "name", name.value
+    if identity.date_of_birth is not None:
+        yield "dob", identity.date_of_birth.isoformat()
+    for contact in identity.contact:
+        yield "contact", contact
+    for document in identity.documents:
+        yield "document", document.number
+
+
+def read_identity(session: Session, cipher: FieldCipher, person_id: str) -> Identity | None:
+    row = session.execute(select(Person.identity).where(Person.id == person_id)).first()
+    if row is None:
+        raise NotFound(f"no person {person_id}")
+    if row.identity is None:
+        return None
+    plaintext = cipher.decrypt(row.identity, sealed_context("people", "identity", person_id))
+    return Identity.model_validate_json(plaintext)
+
+
+def find_people(session: Session, cipher: FieldCipher, kind: str, value: str) -> list[str]:
+    """Ids of people with exactly this name, birth date, contact or document number (after
+    normalisation), found through the blind index without decrypting anything."""
+    digest = cipher.blind_index(kind, value)
+    rows = session.scalars(
+        select(PersonLookup.person_id)
+        .where(PersonLookup.kind == kind, PersonLookup.digest == digest)
+        .order_by(PersonLookup.person_id)
+    )
+    return list(rows)
+
+
+def _bare_table(spec: SealedColumn) -> Table:
+    return Table(
+        spec.table,
+        MetaData(),
+        Column("id", Guid, primary_key=True),
+        Column(spec.column, LargeBinary),
+    )
+
+
+def reencrypt_batch(
+    session: Session, cipher: FieldCipher, spec: SealedColumn, after_id: str | None, limit: int
+) -> tuple[str | None, int, int]:
+    """Re-encrypt up to ``limit`` rows after ``after_id`` under the active key.
+
+    Returns the last id seen (None when the column is done), rows seen and rows changed; the
+    caller commits each batch, so a long rotation can stop and resume without losing work.
+    """
+    table = _bare_table(spec)
+    key_column = table.c.id
+    value_column = table.c[spec.column]
+    query = select(key_column, value_column).order_by(key_column).limit(limit)
+    if after_id is not None:
+        query = query.where(key_column > after_id)
+    rows = session.execute(query).all()
+    changed = 0
+    for record_id, ciphertext in rows:
+        if ciphertext is None:
+            continue
+        fresh = cipher.reencrypt(ciphertext, sealed_context(spec.table, spec.column, record_id))
+        if fresh is not None:
+            session.execute(
+                update(table).where(key_column == record_id).values({spec.column: fresh})
+            )
+            changed += 1
+    last = rows[-1][0] if len(rows) == limit else None
+    return last, len(rows), changed
+
+
+def key_numbers_in_use(session: Session, cipher: FieldCipher) -> set[int]:
+    """Which data keys some stored ciphertext still needs (a full scan)."""
+    used: set[int] = set()
+    for spec in SEALED_COLUMNS:
+        table = _bare_table(spec)
+        column = table.c[spec.column]
+        for (ciphertext,) in session.execute(
+            select(column).where(column.is_not(None)).execution_options(yield_per=5000)
+        ):
+            used.add(cipher.key_number(ciphertext)[1])
+    return used

@@ -1,0 +1,495 @@
+"""The one write path into the registry.
+
+Single records and million-row loads go the same way: inputs are validated models; the writer
+assigns ids, encrypts identifying fields, computes blind indexes and audit digests, buffers plain
+rows per table and writes them with the database's fastest path, then appends the audit entries
+— all in the caller's transaction, which the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from haven.audit.chain import Change, append, record_digest
+from haven.crypto.fields import FieldCipher
+from haven.db.base import Base, table_of
+from haven.db.dialect import bulk_insert, encode_json
+from haven.db.types import new_id, utcnow
+from haven.domain.enums import OrganisationRole, PersonRole
+from haven.domain.taxonomy import CURRENT_VERSION
+from haven.errors import NotFound, ValidationFailed
+from haven.registry import models
+from haven.registry.schemas import (
+    EvidenceIn,
+    IncidentIn,
+    InstrumentIn,
+    OrganisationIn,
+    PersonIn,
+)
+from haven.registry.sealed import lookup_values, sealed_context
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is writing: the contributing organisation and the person or process acting for it."""
+
+    contributor_id: str
+    name: str
+    surface: str | None = None
+
+
+_PROVENANCE = ("contributor_id", "contributed_by", "contributed_at")
+_LABELLED = ("tlp", "updated_at", *_PROVENANCE)
+
+INCIDENT_COLUMNS = (
+    "id",
+    "title",
+    "narrative",
+    "narrative_language",
+    "occurred_start",
+    "occurred_end",
+    "occurred_precision",
+    "reported_on",
+    "origin_state",
+    "host_state",
+    "other_places",
+    "host_involvement",
+    "accusation",
+    "state_responsibility",
+    "status",
+    "taxonomy_version",
+    *_LABELLED,
+)
+PERSON_COLUMNS = (
+    "id",
+    "nationality",
+    "community",
+    "profile",
+    "gender",
+    "age_band",
+    "identity",
+    *_LABELLED,
+)
+ORGANISATION_COLUMNS = ("id", "name", "kind", "country", "aliases", *_LABELLED)
+INSTRUMENT_COLUMNS = (
+    "id",
+    "kind",
+    "issuing_state",
+    "subject_id",
+    "issued_on",
+    "status",
+    "status_on",
+    "reference",
+    *_LABELLED,
+)
+EVIDENCE_COLUMNS = (
+    "id",
+    "filename",
+    "media_type",
+    "size_bytes",
+    "sha256",
+    "acquired_at",
+    "acquisition_method",
+    "acquired_by",
+    "source_reliability",
+    "information_credibility",
+    *_LABELLED,
+)
+PERSON_LINK_COLUMNS = (
+    "id",
+    "incident_id",
+    "person_id",
+    "role",
+    "on_behalf_of_id",
+    "relationship",
+    *_PROVENANCE,
+)
+ORGANISATION_LINK_COLUMNS = ("id", "incident_id", "organisation_id", "role", *_PROVENANCE)
+INSTRUMENT_LINK_COLUMNS = ("incident_id", "instrument_id", *_PROVENANCE)
+EVIDENCE_LINK_COLUMNS = ("incident_id", "evidence_id", *_PROVENANCE)
+
+# Parents before children, so foreign keys hold at every insert.
+_ORDER: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
+    (models.Incident, INCIDENT_COLUMNS),
+    (models.IncidentTactic, ("incident_id", "tactic")),
+    (models.Person, PERSON_COLUMNS),
+    (models.PersonLookup, ("person_id", "kind", "digest")),
+    (models.Organisation, ORGANISATION_COLUMNS),
+    (models.LegalInstrument, INSTRUMENT_COLUMNS),
+    (models.Evidence, EVIDENCE_COLUMNS),
+    (models.IncidentPerson, PERSON_LINK_COLUMNS),
+    (models.IncidentOrganisation, ORGANISATION_LINK_COLUMNS),
+    (models.IncidentInstrument, INSTRUMENT_LINK_COLUMNS),
+    (models.IncidentEvidence, EVIDENCE_LINK_COLUMNS),
+)
+_JSON_COLUMNS = frozenset({"other_places", "aliases"})
+
+
+def _value(value: Any) -> Any:
+    """Plain values for the driver: enum members become their text (psycopg would write names)."""
+    return value.value if hasattr(value, "value") else value
+
+
+class RegistryWriter:
+    def __init__(
+        self, session: Session, cipher: FieldCipher, actor: Actor, *, batch_rows: int = 20_000
+    ) -> None:
+        self.session = session
+        self.cipher = cipher
+        self.actor = actor
+        self.batch_rows = batch_rows
+        self._rows: dict[type[Base], list[tuple[Any, ...]]] = {m: [] for m, _ in _ORDER}
+        self._changes: list[Change] = []
+        self._buffered = 0
+        self._added: set[str] = set()
+        # Ids of records written before this writer saw them, confirmed once by a query.
+        self._confirmed: set[str] = set()
+        self.written = 0
+
+    # -- records ---------------------------------------------------------------------------
+
+    def add_incident(self, data: IncidentIn) -> str:
+        incident_id = new_id()
+        now = utcnow()
+        state: dict[str, Any] = {
+            "id": incident_id,
+            "title": data.title,
+            "narrative": data.narrative,
+            "narrative_language": data.narrative_language,
+            "occurred_start": data.occurred.start,
+            "occurred_end": data.occurred.end,
+            "occurred_precision": data.occurred.precision.value,
+            "reported_on": data.reported_on,
+            "origin_state": data.origin_state,
+            "host_state": data.host_state,
+            "other_places": [place.model_dump(exclude_none=True) for place in data.other_places],
+            "host_involvement": data.host_involvement.value,
+            "accusation": _value(data.accusation),
+            "state_responsibility": data.state_responsibility,
+            "status": data.status.value,
+            "taxonomy_version": CURRENT_VERSION,
+            **self._labelled(data.tlp.value, now),
+        }
+        self._record(models.Incident, INCIDENT_COLUMNS, state, {"tactics": sorted(data.tactics)})
+        rows = self._rows[models.IncidentTactic]
+        rows.extend((incident_id, tactic) for tactic in data.tactics)
+        self._buffered += len(data.tactics)
+        return self._maybe_flush(incident_id)
+
+    def add_person(self, data: PersonIn) -> str:
+        person_id = new_id()
+        identity = None
+        if data.identity is not None:
+            identity = self.cipher.encrypt(
+                data.identity.model_dump_json(exclude_none=True).encode(),
+                sealed_context("people", "identity", person_id),
+            )
+            digests = {
+                (kind, self.cipher.blind_index(kind, value))
+                for kind, value in lookup_values(data.identity)
+            }
+            self._rows[models.PersonLookup].extend(
+                (person_id, kind, digest) for kind, digest in sorted(digests)
+            )
+            self._buffered += len(digests)
+        state = {
+            "id": person_id,
+            "nationality": data.nationality,
+            "community": data.community,
+            "profile": data.profile,
+            "gender": data.gender.value,
+            "age_band": _value(data.age_band),
+            "identity": identity,
+            **self._labelled(data.tlp.value, utcnow()),
+        }
+        self._record(models.Person, PERSON_COLUMNS, state)
+        return self._maybe_flush(person_id)
+
+    def add_organisation(self, data: OrganisationIn) -> str:
+        organisation_id = new_id()
+        state = {
+            "id": organisation_id,
+            "name": data.name,
+            "kind": data.kind.value,
+            "country": data.country,
+            "aliases": list(data.aliases),
+            **self._labelled(data.tlp.value, utcnow()),
+        }
+        self._record(models.Organisation, ORGANISATION_COLUMNS, state)
+        return self._maybe_flush(organisation_id)
+
+    def add_instrument(self, data: InstrumentIn) -> str:
+        instrument_id = new_id()
+        if data.subject_id is not None:
+            self._require(models.Person, data.subject_id)
+        reference = None
+        if data.reference is not None:
+            reference = self.cipher.encrypt(
+                data.reference.encode(),
+                sealed_context("legal_instruments", "reference", instrument_id),
+            )
+        state = {
+            "id": instrument_id,
+            "kind": data.kind.value,
+            "issuing_state": data.issuing_state,
+            "subject_id": data.subject_id,
+            "issued_on": data.issued_on,
+            "status": data.status.value,
+            "status_on": data.status_on,
+            "reference": reference,
+            **self._labelled(data.tlp.value, utcnow()),
+        }
+        self._record(models.LegalInstrument, INSTRUMENT_COLUMNS, state)
+        return self._maybe_flush(instrument_id)
+
+    def add_evidence(self, data: EvidenceIn) -> str:
+        evidence_id = new_id()
+        filename = None
+        if data.filename is not None:
+            filename = self.cipher.encrypt(
+                data.filename.encode(), sealed_context("evidence", "filename", evidence_id)
+            )
+        state = {
+            "id": evidence_id,
+            "filename": filename,
+            "media_type": data.media_type,
+            "size_bytes": data.size_bytes,
+            "sha256": data.sha256,
+            "acquired_at": data.acquired_at,
+            "acquisition_method": data.acquisition_method.value,
+            "acquired_by": data.acquired_by,
+            "source_reliability": data.source_reliability,
+            "information_credibility": data.information_credibility,
+            **self._labelled(data.tlp.value, utcnow()),
+        }
+        self._record(models.Evidence, EVIDENCE_COLUMNS, state)
+        return self._maybe_flush(evidence_id)
+
+    # -- links -----------------------------------------------------------------------------
+
+    def link_person(
+        self,
+        incident_id: str,
+        person_id: str,
+        role: PersonRole,
+        *,
+        on_behalf_of: str | None = None,
+        relationship: str | None = None,
+    ) -> str:
+        if (role is PersonRole.RELATIVE_TARGETED) != (on_behalf_of is not None):
+            raise ValidationFailed(
+                "a relative targeted by proxy, and only they, must name the person the "
+                "pressure is aimed at (on_behalf_of)"
+            )
+        self._require(models.Incident, incident_id)
+        self._require(models.Person, person_id)
+        if on_behalf_of is not None:
+            self._require(models.Person, on_behalf_of)
+        link_id = new_id()
+        state = {
+            "id": link_id,
+            "incident_id": incident_id,
+            "person_id": person_id,
+            "role": role.value,
+            "on_behalf_of_id": on_behalf_of,
+            "relationship": relationship,
+            **self._provenance(utcnow()),
+        }
+        self._record(models.IncidentPerson, PERSON_LINK_COLUMNS, state)
+        return self._maybe_flush(link_id)
+
+    def link_organisation(
+        self, incident_id: str, organisation_id: str, role: OrganisationRole
+    ) -> str:
+        self._require(models.Incident, incident_id)
+        self._require(models.Organisation, organisation_id)
+        link_id = new_id()
+        state = {
+            "id": link_id,
+            "incident_id": incident_id,
+            "organisation_id": organisation_id,
+            "role": role.value,
+            **self._provenance(utcnow()),
+        }
+        self._record(models.IncidentOrganisation, ORGANISATION_LINK_COLUMNS, state)
+        return self._maybe_flush(link_id)
+
+    def link_instrument(self, incident_id: str, instrument_id: str) -> None:
+        self._link_pair(
+            models.IncidentInstrument, models.LegalInstrument, incident_id, instrument_id
+        )
+
+    def link_evidence(self, incident_id: str, evidence_id: str) -> None:
+        self._link_pair(models.IncidentEvidence, models.Evidence, incident_id, evidence_id)
+
+    # -- changes to existing records -------------------------------------------------------
+
+    def replace_incident(self, incident_id: str, data: IncidentIn) -> None:
+        """Replace an incident's content, keeping its id and original provenance."""
+        self.flush()
+        incidents, tactics = table_of(models.Incident), table_of(models.IncidentTactic)
+        before = incident_state(self.session, incident_id)
+        values: dict[str, Any] = {
+            "title": data.title,
+            "narrative": data.narrative,
+            "narrative_language": data.narrative_language,
+            "occurred_start": data.occurred.start,
+            "occurred_end": data.occurred.end,
+            "occurred_precision": data.occurred.precision,
+            "reported_on": data.reported_on,
+            "origin_state": data.origin_state,
+            "host_state": data.host_state,
+            "other_places": [place.model_dump(exclude_none=True) for place in data.other_places],
+            "host_involvement": data.host_involvement,
+            "accusation": data.accusation,
+            "state_responsibility": data.state_responsibility,
+            "status": data.status,
+            "tlp": data.tlp,
+            "updated_at": utcnow(),
+        }
+        self.session.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
+        self.session.execute(tactics.delete().where(tactics.c.incident_id == incident_id))
+        self.session.execute(
+            tactics.insert(), [{"incident_id": incident_id, "tactic": t} for t in data.tactics]
+        )
+        after = incident_state(self.session, incident_id)
+        self._changes.append(
+            self._change("update", "incidents", incident_id, before=before, after=after)
+        )
+        self.flush()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        if self._buffered == 0 and not self._changes:
+            return
+        connection = self.session.connection()
+        for model, columns in _ORDER:
+            rows = self._rows[model]
+            if rows:
+                bulk_insert(connection, table_of(model), columns, rows)
+                self.written += len(rows)
+                rows.clear()
+        append(self.session, self._changes)
+        self._changes.clear()
+        self._buffered = 0
+        self._added.clear()
+
+    def _record(
+        self,
+        model: type[Base],
+        columns: Sequence[str],
+        state: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        table_name = table_of(model).name
+        digest_state = {**state, **extra} if extra else state
+        self._rows[model].append(
+            tuple(encode_json(state[c]) if c in _JSON_COLUMNS else state[c] for c in columns)
+        )
+        self._buffered += 1
+        self._added.add(state["id"])
+        self._changes.append(
+            Change(
+                actor=self.actor.name,
+                action="create",
+                entity=table_name,
+                entity_id=state["id"],
+                after=record_digest(self.cipher, table_name, digest_state),
+                surface=self.actor.surface,
+            )
+        )
+
+    def _change(
+        self,
+        action: str,
+        entity: str,
+        entity_id: str,
+        *,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> Change:
+        return Change(
+            actor=self.actor.name,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=None if before is None else record_digest(self.cipher, entity, before),
+            after=None if after is None else record_digest(self.cipher, entity, after),
+            surface=self.actor.surface,
+        )
+
+    def _link_pair(
+        self,
+        link: type[Base],
+        target: type[Base],
+        incident_id: str,
+        target_id: str,
+    ) -> None:
+        self._require(models.Incident, incident_id)
+        self._require(target, target_id)
+        columns = (
+            INSTRUMENT_LINK_COLUMNS if link is models.IncidentInstrument else EVIDENCE_LINK_COLUMNS
+        )
+        state = {
+            "incident_id": incident_id,
+            columns[1]: target_id,
+            **self._provenance(utcnow()),
+        }
+        table_name = table_of(link).name
+        self._rows[link].append(tuple(state[c] for c in columns))
+        self._buffered += 1
+        self._changes.append(
+            Change(
+                actor=self.actor.name,
+                action="create",
+                entity=table_name,
+                entity_id=f"{incident_id}/{target_id}",
+                after=record_digest(self.cipher, table_name, state),
+                surface=self.actor.surface,
+            )
+        )
+        self._maybe_flush(incident_id)
+
+    def _require(self, model: type[Base], record_id: str) -> None:
+        if record_id in self._added or record_id in self._confirmed:
+            return
+        table = table_of(model)
+        if not self.session.scalar(select(exists().where(table.c.id == record_id))):
+            raise NotFound(f"no {table.name} record {record_id}")
+        if len(self._confirmed) < 10_000:
+            self._confirmed.add(record_id)
+
+    def _provenance(self, now: Any) -> dict[str, Any]:
+        return {
+            "contributor_id": self.actor.contributor_id,
+            "contributed_by": self.actor.name,
+            "contributed_at": now,
+        }
+
+    def _labelled(self, tlp: str, now: Any) -> dict[str, Any]:
+        return {"tlp": tlp, "updated_at": now, **self._provenance(now)}
+
+    def _maybe_flush(self, record_id: str) -> str:
+        if self._buffered >= self.batch_rows:
+            self.flush()
+        return record_id
+
+
+def incident_state(session: Session, incident_id: str) -> dict[str, Any]:
+    """An incident's stored state as the audit chain digests it."""
+    incidents, tactics = table_of(models.Incident), table_of(models.IncidentTactic)
+    row = session.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    codes = session.scalars(
+        select(tactics.c.tactic).where(tactics.c.incident_id == incident_id)
+    ).all()
+    state = {key: _value(value) for key, value in row.items()}
+    state["tactics"] = sorted(codes)
+    return state

@@ -1,0 +1,65 @@
+"""What a running Haven holds: settings, the database engine and the field cipher.
+
+The CLI and the web application build one of these; services receive its session and cipher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from haven.crypto.fields import FieldCipher
+from haven.crypto.keys import Keyring, load_keyring
+from haven.db.engine import make_engine, session_factory
+from haven.db.meta import get_meta, set_meta
+from haven.errors import KeyFileError
+from haven.settings import Settings
+
+KEYRING_META = "keyring_fingerprint"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    _cipher: FieldCipher | None = field(default=None, repr=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def cipher(self) -> FieldCipher:
+        """The field cipher, from the key file, checked against the database it belongs to."""
+        if self._cipher is None:
+            keyring = load_keyring(self.settings.resolved_key_file)
+            with self.transaction() as session:
+                bind_keyring(session, keyring, str(self.settings.resolved_key_file))
+            self._cipher = FieldCipher(keyring)
+        return self._cipher
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bind_keyring(session: Session, keyring: Keyring, origin: str) -> None:
+    """Remember which keyring a database belongs to, and refuse any other."""
+    known = get_meta(session, KEYRING_META)
+    if known is None:
+        set_meta(session, KEYRING_META, keyring.fingerprint)
+    elif known != keyring.fingerprint:
+        raise KeyFileError(
+            f"key file {origin} does not belong to this database",
+            hint="point HAVEN_KEY_FILE at the key file this database was created with",
+        )
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    engine = make_engine(settings.resolved_database_url)
+    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine))

@@ -1,0 +1,88 @@
+"""Haven's settings: one typed object read from ``HAVEN_*`` environment variables.
+
+Every field is documented in docs/settings.md; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from haven.errors import ConfigurationError
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
+MINIMUM_SECRET_LENGTH = 32
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAVEN_", extra="ignore", frozen=True)
+
+    # development migrates on start and accepts the built-in secret; production refuses both.
+    mode: Mode = Mode.DEVELOPMENT
+    # Where the SQLite database and the key file live unless their own settings say otherwise.
+    data_dir: Path = Path("var")
+    # SQLAlchemy URL; empty means a SQLite file in data_dir. PostgreSQL: postgresql+psycopg://...
+    database_url: str = ""
+    # The key file holding the data-encryption keys and the blind-index key (see `haven keys init`).
+    key_file: Path | None = None
+    # Signs session cookies and CSRF tokens; must be long and random in production.
+    secret_key: str = DEVELOPMENT_SECRET
+    # Address and port `haven serve` binds to; 127.0.0.1 keeps development off the network.
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Run pending migrations when `haven serve` starts; on by default in development only.
+    migrate_on_start: bool | None = None
+    # Python logging level name for Haven's own logs.
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.mode is Mode.PRODUCTION:
+            if self.secret_key == DEVELOPMENT_SECRET or not self.secret_key:
+                raise ValueError(
+                    "HAVEN_SECRET_KEY is missing or still the development default; production "
+                    "needs a random secret, e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`"
+                )
+            if len(self.secret_key) < MINIMUM_SECRET_LENGTH:
+                raise ValueError(
+                    f"HAVEN_SECRET_KEY is shorter than {MINIMUM_SECRET_LENGTH} characters; "
+                    "production needs a long random secret"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'haven.db').as_posix()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file if self.key_file is not None else self.data_dir / "keys.json"
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.mode is Mode.DEVELOPMENT
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning a bad value into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        name = f"HAVEN_{field.upper()}" if field else "settings"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigurationError(f"{name}: {message}") from None
