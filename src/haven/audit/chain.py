@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -143,10 +144,29 @@ class Verdict:
 
 def verify(session: Session, *, batch: int = 10_000) -> Verdict:
     """Walk the chain in order and name the first entry that does not verify."""
-    expected_seq, previous, checked = 1, GENESIS, 0
-    entries = session.execute(
+    result = session.execute(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch)
-    ).scalars()
+    )
+    with closing(result):
+        verdict = _walk(result.scalars())
+    if not verdict.ok:
+        return verdict
+    head = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
+    ).one()
+    if head.seq != verdict.checked or head.hash != verdict.head_hash:
+        return Verdict(
+            verdict.checked,
+            verdict.head_hash,
+            verdict.checked + 1,
+            f"the chain ends at entry {verdict.checked} but its head records entry {head.seq}: "
+            "entries were removed from the end",
+        )
+    return verdict
+
+
+def _walk(entries: Iterable[AuditEntry]) -> Verdict:
+    expected_seq, previous, checked = 1, GENESIS, 0
     for entry in entries:
         if entry.seq != expected_seq:
             return Verdict(
@@ -181,15 +201,4 @@ def verify(session: Session, *, batch: int = 10_000) -> Verdict:
                 f"audit entry {entry.seq} was altered: its content does not match its hash",
             )
         previous, expected_seq, checked = entry.hash, expected_seq + 1, checked + 1
-    head = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID)
-    ).one()
-    if head.seq != checked or head.hash != previous:
-        return Verdict(
-            checked,
-            previous,
-            checked + 1,
-            f"the chain ends at entry {checked} but its head records entry {head.seq}: "
-            "entries were removed from the end",
-        )
     return Verdict(checked, previous)

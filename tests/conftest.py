@@ -1,0 +1,145 @@
+"""Shared fixtures: every test gets a fresh, migrated database of its own.
+
+SQLite by default; PostgreSQL when HAVEN_TEST_DATABASE_URL points at a server (the suite script
+sets it for its second run). Fresh databases are copies of one migrated template, so isolation
+costs a file copy on SQLite and a ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from haven.cli.main import run
+from haven.crypto.fields import FieldCipher
+from haven.crypto.keys import new_keyring, save_keyring
+from haven.db.engine import make_engine
+from haven.db.migrate import upgrade
+from haven.registry.contributors import system_contributor
+from haven.registry.writer import Actor, RegistryWriter
+from haven.runtime import Runtime, open_runtime
+from haven.settings import Settings
+
+POSTGRES_URL = os.environ.get("HAVEN_TEST_DATABASE_URL", "")
+_counter = itertools.count()
+
+
+def _admin_engine(url: str):  # type: ignore[no-untyped-def]
+    admin = make_url(url).set(drivername="postgresql+psycopg", database="postgres")
+    return create_engine(admin, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database that each test's database is copied from."""
+    if not POSTGRES_URL:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        engine = make_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        engine.dispose()  # the last connection to close checkpoints the WAL into the file
+        yield str(path)
+        return
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database}_tpl_{os.getpid()}"
+    admin = _admin_engine(POSTGRES_URL)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(base.set(database=name).render_as_string(hide_password=False))
+    upgrade(engine)
+    engine.dispose()
+    yield name
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
+    if not POSTGRES_URL:
+        target = tmp_path / "haven.db"
+        shutil.copyfile(template_database, target)
+        yield f"sqlite:///{target}"
+        return
+    base = make_url(POSTGRES_URL)
+    name = f"{base.database}_{os.getpid()}_{next(_counter)}"
+    admin = _admin_engine(POSTGRES_URL)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+    yield base.set(database=name, drivername="postgresql+psycopg").render_as_string(
+        hide_password=False
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    key_file = tmp_path / "keys.json"
+    save_keyring(new_keyring(), key_file)
+    return Settings(data_dir=tmp_path, database_url=database_url, key_file=key_file)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = open_runtime(settings)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def cipher(runtime: Runtime) -> FieldCipher:
+    return runtime.cipher()
+
+
+@pytest.fixture
+def session(runtime: Runtime) -> Iterator[Session]:
+    """A session in an open transaction, committed when the test passes."""
+    with runtime.transaction() as session:
+        yield session
+
+
+@pytest.fixture
+def writer(session: Session, cipher: FieldCipher) -> RegistryWriter:
+    actor = Actor(system_contributor(session), "test:writer", "test")
+    return RegistryWriter(session, cipher, actor)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., Outcome]:
+    """Run ``haven`` in-process against this test's database and key file."""
+    monkeypatch.setenv("HAVEN_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("HAVEN_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("HAVEN_KEY_FILE", str(settings.resolved_key_file))
+
+    def invoke(*argv: str) -> Outcome:
+        capsys.readouterr()
+        code = run(argv)
+        captured = capsys.readouterr()
+        return Outcome(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def dialect(database_url: str) -> str:
+    return make_url(database_url).get_backend_name()
