@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,8 +41,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     # Run pending migrations when `haven serve` starts; on by default in development only.
     migrate_on_start: bool | None = None
-    # Python logging level name for Haven's own logs.
-    log_level: str = "INFO"
+    # Level of Haven's own log messages.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

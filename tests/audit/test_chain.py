@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
@@ -53,3 +55,23 @@ def test_entries_removed_from_the_end_are_noticed(runtime: Runtime) -> None:
 
 def test_an_empty_chain_verifies(session: Session) -> None:
     assert verify(session).ok
+
+
+def test_concurrent_writers_extend_one_chain(runtime: Runtime) -> None:
+    def write(worker: int) -> None:
+        for batch in range(5):
+            with runtime.transaction() as session:
+                append(
+                    session,
+                    [
+                        Change("test", "create", "incidents", f"{worker}-{batch}-{n}")
+                        for n in range(4)
+                    ],
+                )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(write, range(4)))
+    with runtime.transaction() as session:
+        verdict = verify(session)
+    assert verdict.ok, verdict.reason
+    assert verdict.checked == 4 * 5 * 4

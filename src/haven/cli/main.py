@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Annotated
 
-import click
 import typer
 import uvicorn
 from rich.console import Console
@@ -60,8 +60,14 @@ def serve(
     else:
         check_connection(runtime.engine)
     runtime.cipher()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     out.print(f"Haven is running at http://{settings.host}:{settings.port}/  (Ctrl+C stops it)")
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        create_app(runtime),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
 
 
 @db_app.command("upgrade")
@@ -202,15 +208,10 @@ def run(argv: Sequence[str]) -> int:
     """Run the CLI; every Haven error becomes one line on stderr and exit status 2."""
     err = Console(stderr=True, soft_wrap=True)
     try:
-        app(args=list(argv), prog_name="haven", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err.print("aborted")
-        return 1
+        app(args=list(argv), prog_name="haven")
+    except SystemExit as exc:
+        # Usage errors, --help and normal completion all end here (Typer's standalone mode).
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
         error: HavenError = DatabaseUnavailable(f"database error: {reason}")

@@ -1,0 +1,14 @@
+.PHONY: run test bench lint
+
+# Set up everything and run Haven with demo data on SQLite.
+run:
+	scripts/run
+
+# Set up everything and run every check and the whole suite on SQLite and PostgreSQL.
+test:
+	scripts/test
+
+# The benchmarks (long; not part of the suite).
+bench:
+	scripts/bootstrap
+	.venv/bin/python bench/bulk_load.py

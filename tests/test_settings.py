@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from haven.errors import ConfigurationError
+from haven.settings import DEVELOPMENT_SECRET, Mode, Settings, load_settings
+
+DOCS = Path(__file__).parents[1] / "docs" / "settings.md"
+
+
+def test_every_setting_is_documented() -> None:
+    documented = set(re.findall(r"`(HAVEN_[A-Z_]+)`", DOCS.read_text(encoding="utf-8")))
+    declared = {f"HAVEN_{name.upper()}" for name in Settings.model_fields}
+    assert declared - documented == set()
+    assert documented - declared == {"HAVEN_TEST_DATABASE_URL"}
+
+
+def test_defaults_put_sqlite_and_keys_in_the_data_directory(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path}/haven.db"
+    assert settings.resolved_key_file == tmp_path / "keys.json"
+    assert settings.should_migrate_on_start
+
+
+def test_settings_come_from_haven_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAVEN_PORT", "9123")
+    monkeypatch.setenv("HAVEN_HOST", "0.0.0.0")
+    settings = load_settings()
+    assert (settings.host, settings.port) == ("0.0.0.0", 9123)
+
+
+def test_production_refuses_the_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAVEN_MODE", "production")
+    monkeypatch.delenv("HAVEN_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="HAVEN_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("HAVEN_SECRET_KEY", DEVELOPMENT_SECRET)
+    with pytest.raises(ConfigurationError, match="development default"):
+        load_settings()
+
+
+def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAVEN_MODE", "production")
+    monkeypatch.setenv("HAVEN_SECRET_KEY", "short")
+    with pytest.raises(ConfigurationError, match="shorter than 32"):
+        load_settings()
+
+
+def test_production_with_a_real_secret_does_not_migrate_on_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HAVEN_MODE", "production")
+    monkeypatch.setenv("HAVEN_SECRET_KEY", "x" * 48)
+    settings = load_settings()
+    assert settings.mode is Mode.PRODUCTION
+    assert not settings.should_migrate_on_start
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HAVEN_PORT", "eighty"),
+        ("HAVEN_PORT", "70000"),
+        ("HAVEN_MODE", "staging"),
+        ("HAVEN_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_a_broken_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.message.startswith(f"{variable}:")
+    assert "\n" not in caught.value.one_line()
