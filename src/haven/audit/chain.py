@@ -66,7 +66,12 @@ def _canonical_default(value: Any) -> str:
 def record_digest(cipher: FieldCipher, entity: str, state: Mapping[str, Any]) -> str:
     """Keyed digest of a record's stored state."""
     canonical = json.dumps(
-        state, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_canonical_default
+        state,
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=_canonical_default,
+        check_circular=False,
     )
     return cipher.digest(f"{entity}\x1f{canonical}".encode())
 

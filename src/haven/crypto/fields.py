@@ -25,12 +25,16 @@ from haven.errors import KeyFileError
 CIPHERTEXT_VERSION = 1
 _HEADER = struct.Struct(">BI")
 _NONCE_BYTES = 12
+_TAG_BYTES = 16
+_MINIMUM_LENGTH = _HEADER.size + _NONCE_BYTES + _TAG_BYTES
 
 
 def normalise(value: str) -> str:
     """The form a value is compared in: compatibility-normalised, case-folded, accents removed,
     punctuation dropped, whitespace collapsed. "AYŞE  Özdemir" and "ayse ozdemir" match."""
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    # Decompose first: compatibility characters such as "№" or "™" only become letters that
+    # case-folding understands once decomposed; decomposing again catches what folding produced.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value).casefold())
     kept = []
     for char in decomposed:
         category = unicodedata.category(char)
@@ -72,6 +76,8 @@ class FieldCipher:
 
     @staticmethod
     def key_number(ciphertext: bytes) -> tuple[int, int]:
+        if len(ciphertext) < _MINIMUM_LENGTH:
+            raise KeyFileError("a stored ciphertext is truncated")
         version, number = _HEADER.unpack_from(ciphertext)
         if version != CIPHERTEXT_VERSION:
             raise KeyFileError(f"unknown ciphertext version {version}")

@@ -24,6 +24,8 @@ from haven.errors import KeyFileError
 FORMAT = "haven-keyring"
 FORMAT_VERSION = 1
 KEY_BYTES = 32
+# Ciphertexts name their data key in four unsigned bytes.
+MAX_KEY_NUMBER = 2**32 - 1
 
 
 def _b64(raw: bytes) -> str:
@@ -106,6 +108,8 @@ def parse_keyring(text: str, *, origin: str = "key file") -> Keyring:
             hint="restore it from your backup, or create a new one with `haven keys init` "
             "for a new, empty database",
         ) from None
+    if any(not 1 <= number <= MAX_KEY_NUMBER for number in data_keys):
+        raise KeyFileError(f"{origin}: data key numbers must lie between 1 and {MAX_KEY_NUMBER}")
     if active not in data_keys:
         raise KeyFileError(f"{origin}: the active key {active} is not in the file")
     if any(len(k) != KEY_BYTES for k in [*data_keys.values(), index_key]):
@@ -125,6 +129,10 @@ def load_keyring(path: Path) -> Keyring:
         ) from None
     except OSError as exc:
         raise KeyFileError(f"key file {path} cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise KeyFileError(
+            f"key file {path} is not a valid Haven key file: it is not UTF-8 text"
+        ) from None
     return parse_keyring(text, origin=f"key file {path}")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Table, event
@@ -46,12 +47,28 @@ def configure_engine(engine: Engine) -> None:
 
 def _sqlite_converter(column_type: Any) -> Callable[[Any], Any] | None:
     if isinstance(column_type, UtcDateTime):
-        return lambda value: None if value is None else sqlite_timestamp(value)
+        return _TimestampText()
     if isinstance(column_type, Date):
         return lambda value: None if value is None else value.isoformat()
     if isinstance(column_type, Boolean):
         return lambda value: None if value is None else int(value)
     return None
+
+
+class _TimestampText:
+    """Timestamps as SQLite stores them; a bulk batch shares one timestamp, so the last
+    conversion is kept."""
+
+    def __init__(self) -> None:
+        self._last: datetime | None = None
+        self._text = ""
+
+    def __call__(self, value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        if value is not self._last:
+            self._last, self._text = value, sqlite_timestamp(value)
+        return self._text
 
 
 def encode_json(value: Any) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,15 +12,19 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
+# Bits 76-79 hold the version (7) and bits 62-63 the RFC 4122 variant (0b10).
+_VERSION_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
+_RANDOM_MASK = ((1 << 80) - 1) & ~(0xF << 76) & ~(0b11 << 62)
+
 
 def new_id() -> str:
     """A UUID version 7 (RFC 9562): time-ordered, so bulk inserts append to the primary-key index
     instead of scattering across it, and ids can be made before the row is written."""
     millis = time.time_ns() // 1_000_000
-    value = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
-    value[6] = (value[6] & 0x0F) | 0x70
-    value[8] = (value[8] & 0x3F) | 0x80
-    return str(uuid.UUID(bytes=bytes(value)))
+    random = int.from_bytes(os.urandom(10))
+    value = (millis << 80) | (random & _RANDOM_MASK) | _VERSION_AND_VARIANT
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Guid(TypeDecorator[str]):

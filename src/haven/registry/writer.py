@@ -149,13 +149,15 @@ class RegistryWriter:
         self._added: set[str] = set()
         # Ids of records written before this writer saw them, confirmed once by a query.
         self._confirmed: set[str] = set()
+        # One timestamp per batch, like a database's transaction time.
+        self._now = utcnow()
         self.written = 0
 
     # -- records ---------------------------------------------------------------------------
 
     def add_incident(self, data: IncidentIn) -> str:
         incident_id = new_id()
-        now = utcnow()
+        now = self._now
         state: dict[str, Any] = {
             "id": incident_id,
             "title": data.title,
@@ -205,7 +207,7 @@ class RegistryWriter:
             "gender": data.gender.value,
             "age_band": _value(data.age_band),
             "identity": identity,
-            **self._labelled(data.tlp.value, utcnow()),
+            **self._labelled(data.tlp.value, self._now),
         }
         self._record(models.Person, PERSON_COLUMNS, state)
         return self._maybe_flush(person_id)
@@ -218,7 +220,7 @@ class RegistryWriter:
             "kind": data.kind.value,
             "country": data.country,
             "aliases": list(data.aliases),
-            **self._labelled(data.tlp.value, utcnow()),
+            **self._labelled(data.tlp.value, self._now),
         }
         self._record(models.Organisation, ORGANISATION_COLUMNS, state)
         return self._maybe_flush(organisation_id)
@@ -242,7 +244,7 @@ class RegistryWriter:
             "status": data.status.value,
             "status_on": data.status_on,
             "reference": reference,
-            **self._labelled(data.tlp.value, utcnow()),
+            **self._labelled(data.tlp.value, self._now),
         }
         self._record(models.LegalInstrument, INSTRUMENT_COLUMNS, state)
         return self._maybe_flush(instrument_id)
@@ -265,7 +267,7 @@ class RegistryWriter:
             "acquired_by": data.acquired_by,
             "source_reliability": data.source_reliability,
             "information_credibility": data.information_credibility,
-            **self._labelled(data.tlp.value, utcnow()),
+            **self._labelled(data.tlp.value, self._now),
         }
         self._record(models.Evidence, EVIDENCE_COLUMNS, state)
         return self._maybe_flush(evidence_id)
@@ -298,7 +300,7 @@ class RegistryWriter:
             "role": role.value,
             "on_behalf_of_id": on_behalf_of,
             "relationship": relationship,
-            **self._provenance(utcnow()),
+            **self._provenance(self._now),
         }
         self._record(models.IncidentPerson, PERSON_LINK_COLUMNS, state)
         return self._maybe_flush(link_id)
@@ -314,7 +316,7 @@ class RegistryWriter:
             "incident_id": incident_id,
             "organisation_id": organisation_id,
             "role": role.value,
-            **self._provenance(utcnow()),
+            **self._provenance(self._now),
         }
         self._record(models.IncidentOrganisation, ORGANISATION_LINK_COLUMNS, state)
         return self._maybe_flush(link_id)
@@ -350,7 +352,7 @@ class RegistryWriter:
             "state_responsibility": data.state_responsibility,
             "status": data.status,
             "tlp": data.tlp,
-            "updated_at": utcnow(),
+            "updated_at": self._now,
         }
         self.session.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
         self.session.execute(tactics.delete().where(tactics.c.incident_id == incident_id))
@@ -379,6 +381,7 @@ class RegistryWriter:
         self._changes.clear()
         self._buffered = 0
         self._added.clear()
+        self._now = utcnow()
 
     def _record(
         self,
@@ -439,7 +442,7 @@ class RegistryWriter:
         state = {
             "incident_id": incident_id,
             columns[1]: target_id,
-            **self._provenance(utcnow()),
+            **self._provenance(self._now),
         }
         table_name = table_of(link).name
         self._rows[link].append(tuple(state[c] for c in columns))
