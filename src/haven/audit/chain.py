@@ -8,11 +8,10 @@ end no longer matches the head row. Record states appear only as keyed digests (
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -53,33 +52,19 @@ class Change:
     surface: str | None = None
 
 
-def _canonical_default(value: Any) -> str:
-    if isinstance(value, datetime):
-        return sqlite_timestamp(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
-
-
 def record_digest(cipher: FieldCipher, entity: str, state: Mapping[str, Any]) -> str:
-    """Keyed digest of a record's stored state."""
-    canonical = json.dumps(
-        state,
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-        default=_canonical_default,
-        check_circular=False,
-    )
-    return cipher.digest(f"{entity}\x1f{canonical}".encode())
+    """Keyed digest of a record's state: its values in column-name order, each as ``str()``
+    writes it (dates in ISO form, UTC timestamps with their offset, bytes and lists quoted).
+    Text fields cannot hold control characters (the input schemas refuse them), so the unit
+    separator between values is unambiguous."""
+    values = "\x1f".join(map(str, map(state.__getitem__, sorted(state))))
+    return cipher.digest(f"{entity}\x1d{values}".encode())
 
 
-def entry_hash(seq: int, at: datetime, change: Change, prev_hash: str) -> str:
+def entry_hash(seq: int, at_text: str, change: Change, prev_hash: str) -> str:
     fields = (
         str(seq),
-        sqlite_timestamp(at),
+        at_text,
         change.actor,
         change.action,
         change.entity,
@@ -101,6 +86,7 @@ def append(session: Session, changes: Sequence[Change], *, at: datetime | None =
     if not changes:
         return 0
     when = at or utcnow()
+    when_text = sqlite_timestamp(when)
     head = session.execute(
         select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
     ).one()
@@ -109,7 +95,7 @@ def append(session: Session, changes: Sequence[Change], *, at: datetime | None =
     rows: list[tuple[Any, ...]] = []
     for change in changes:
         seq += 1
-        digest = entry_hash(seq, when, change, previous)
+        digest = entry_hash(seq, when_text, change, previous)
         rows.append(
             (
                 seq,
@@ -198,7 +184,7 @@ def _walk(entries: Iterable[AuditEntry]) -> Verdict:
                 f"audit entry {entry.seq} does not follow entry {entry.seq - 1}: its previous "
                 "hash was changed",
             )
-        if entry_hash(entry.seq, entry.at, change, previous) != entry.hash:
+        if entry_hash(entry.seq, sqlite_timestamp(entry.at), change, previous) != entry.hash:
             return Verdict(
                 checked,
                 previous,

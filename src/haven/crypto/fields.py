@@ -8,7 +8,6 @@ column fails to decrypt instead of silently showing another person's data.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -100,9 +99,9 @@ class FieldCipher:
         """HMAC-SHA256 of the normalised value; equal values give equal indexes, nothing else
         about the value can be learnt without the key."""
         message = f"{kind}\x1f{normalise(value)}".encode()
-        return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._index_key, message, "sha256").hex()
 
     def digest(self, payload: bytes) -> str:
         """Keyed digest for the audit chain: stable across data-key rotation, and a guessed name
         cannot be confirmed against it without the key."""
-        return hmac.new(self._digest_key, payload, hashlib.sha256).hexdigest()
+        return hmac.digest(self._digest_key, payload, "sha256").hex()

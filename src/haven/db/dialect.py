@@ -73,6 +73,8 @@ class _TimestampText:
 
 def encode_json(value: Any) -> str:
     """JSON as a bulk row carries it: already serialised, for executemany and COPY alike."""
+    if value == []:
+        return "[]"
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 

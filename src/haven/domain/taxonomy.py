@@ -37,10 +37,7 @@ class Tactic:
 class Vocabulary:
     name: str
     terms: tuple[Term, ...]
-
-    @property
-    def codes(self) -> frozenset[str]:
-        return frozenset(term.code for term in self.terms)
+    codes: frozenset[str]
 
     def check(self, code: str) -> str:
         if code not in self.codes:
@@ -83,7 +80,7 @@ def _vocabulary(raw: dict[str, Any], key: str, name: str) -> Vocabulary:
         Term(code=entry["code"], label=entry["label"], meaning=entry.get("meaning", ""))
         for entry in raw[key]
     )
-    return Vocabulary(name=name, terms=terms)
+    return Vocabulary(name=name, terms=terms, codes=frozenset(term.code for term in terms))
 
 
 @cache

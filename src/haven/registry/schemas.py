@@ -69,7 +69,16 @@ ProfileCode = Annotated[str, _in(_TAXONOMY.target_profiles)]
 ResponsibilityCode = Annotated[str, _in(_TAXONOMY.state_responsibility)]
 Reliability = Annotated[str, _in(_TAXONOMY.source_reliability)]
 Credibility = Annotated[str, _in(_TAXONOMY.information_credibility)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# Free text may hold tabs and line breaks but no other control characters: they have no place in
+# a record, they can forge log lines, and the audit digest uses one as its separator.
+_NO_CONTROLS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    return Field(min_length=min_length, max_length=max_length, pattern=_NO_CONTROLS)
+
+
+ShortText = Annotated[str, text(200, 1)]
 
 
 class Strict(BaseModel):
@@ -97,12 +106,12 @@ class Occurred(Strict):
 
 class Place(Strict):
     country: CountryCode
-    locality: str | None = Field(default=None, max_length=200)
+    locality: str | None = Field(default=None, max_length=200, pattern=_NO_CONTROLS)
 
 
 class IncidentIn(Strict):
-    title: str = Field(min_length=1, max_length=300)
-    narrative: str = Field(default="", max_length=100_000)
+    title: str = text(300, 1)
+    narrative: str = Field(default="", max_length=100_000, pattern=_NO_CONTROLS)
     narrative_language: str | None = Field(default=None, max_length=35)
     occurred: Occurred
     reported_on: date | None = None
@@ -127,14 +136,14 @@ class Name(Strict):
     """One form of a person's name: in a script (ISO 15924) and, for transliterations, the
     system used."""
 
-    value: str = Field(min_length=1, max_length=300)
+    value: str = text(300, 1)
     script: str | None = Field(default=None, max_length=4)
     transliteration: str | None = Field(default=None, max_length=40)
 
 
 class Document(Strict):
-    kind: str = Field(min_length=1, max_length=40)
-    number: str = Field(min_length=1, max_length=100)
+    kind: str = text(40, 1)
+    number: str = text(100, 1)
     issuing_state: CountryCode | None = None
 
 
@@ -143,15 +152,15 @@ class Identity(Strict):
 
     names: tuple[Name, ...] = Field(min_length=1)
     date_of_birth: date | None = None
-    contact: tuple[str, ...] = ()
-    address: str | None = Field(default=None, max_length=1000)
+    contact: tuple[ShortText, ...] = ()
+    address: str | None = Field(default=None, max_length=1000, pattern=_NO_CONTROLS)
     documents: tuple[Document, ...] = ()
 
 
 class PersonIn(Strict):
     identity: Identity | None = None
     nationality: CountryCode | None = None
-    community: str | None = Field(default=None, max_length=80)
+    community: str | None = Field(default=None, max_length=80, pattern=_NO_CONTROLS)
     profile: ProfileCode | None = None
     gender: Gender = Gender.UNDISCLOSED
     age_band: AgeBand | None = None
@@ -159,10 +168,10 @@ class PersonIn(Strict):
 
 
 class OrganisationIn(Strict):
-    name: str = Field(min_length=1, max_length=300)
+    name: str = text(300, 1)
     kind: OrganisationKind
     country: CountryCode | None = None
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[ShortText, ...] = ()
     tlp: Tlp = Tlp.GREEN
 
 
@@ -173,13 +182,13 @@ class InstrumentIn(Strict):
     issued_on: date | None = None
     status: InstrumentStatus = InstrumentStatus.UNKNOWN
     status_on: date | None = None
-    reference: str | None = Field(default=None, max_length=100)
+    reference: str | None = Field(default=None, max_length=100, pattern=_NO_CONTROLS)
     tlp: Tlp = Tlp.AMBER
 
 
 class EvidenceIn(Strict):
-    filename: str | None = Field(default=None, max_length=255)
-    media_type: str = Field(min_length=1, max_length=120)
+    filename: str | None = Field(default=None, max_length=255, pattern=_NO_CONTROLS)
+    media_type: str = text(120, 1)
     size_bytes: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     acquired_at: AwareDatetime

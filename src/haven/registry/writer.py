@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import exists, select, update
@@ -130,6 +131,11 @@ _ORDER: tuple[tuple[type[Base], tuple[str, ...]], ...] = (
 _JSON_COLUMNS = frozenset({"other_places", "aliases"})
 
 
+@cache
+def _json_positions(columns: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(i for i, column in enumerate(columns) if column in _JSON_COLUMNS)
+
+
 def _value(value: Any) -> Any:
     """Plain values for the driver: enum members become their text (psycopg would write names)."""
     return value.value if hasattr(value, "value") else value
@@ -143,7 +149,7 @@ class RegistryWriter:
         self.cipher = cipher
         self.actor = actor
         self.batch_rows = batch_rows
-        self._rows: dict[type[Base], list[tuple[Any, ...]]] = {m: [] for m, _ in _ORDER}
+        self._rows: dict[type[Base], list[Sequence[Any]]] = {m: [] for m, _ in _ORDER}
         self._changes: list[Change] = []
         self._buffered = 0
         self._added: set[str] = set()
@@ -386,15 +392,16 @@ class RegistryWriter:
     def _record(
         self,
         model: type[Base],
-        columns: Sequence[str],
+        columns: tuple[str, ...],
         state: dict[str, Any],
         extra: dict[str, Any] | None = None,
     ) -> None:
         table_name = table_of(model).name
         digest_state = {**state, **extra} if extra else state
-        self._rows[model].append(
-            tuple(encode_json(state[c]) if c in _JSON_COLUMNS else state[c] for c in columns)
-        )
+        row = list(map(state.__getitem__, columns))
+        for index in _json_positions(columns):
+            row[index] = encode_json(row[index])
+        self._rows[model].append(row)
         self._buffered += 1
         self._added.add(state["id"])
         self._changes.append(
