@@ -47,6 +47,12 @@ class Runtime:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 def bind_keyring(session: Session, keyring: Keyring, origin: str) -> None:
     """Remember which keyring a database belongs to, and refuse any other."""

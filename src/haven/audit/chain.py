@@ -26,6 +26,7 @@ from haven.db.types import sqlite_timestamp, utcnow
 GENESIS = "0" * 64
 HEAD_ID = 1
 BULK_THRESHOLD = 500
+_NOT_DIGESTED = frozenset({"updated_at"})
 _COLUMNS = (
     "seq",
     "at",
@@ -56,8 +57,10 @@ def record_digest(cipher: FieldCipher, entity: str, state: Mapping[str, Any]) ->
     """Keyed digest of a record's state: its values in column-name order, each as ``str()``
     writes it (dates in ISO form, UTC timestamps with their offset, bytes and lists quoted).
     Text fields cannot hold control characters (the input schemas refuse them), so the unit
-    separator between values is unambiguous."""
-    values = "\x1f".join(map(str, map(state.__getitem__, sorted(state))))
+    separator between values is unambiguous. The time of the change is the audit entry's own,
+    so ``updated_at`` is left out: an unchanged record keeps its digest."""
+    keys = sorted(state.keys() - _NOT_DIGESTED)
+    values = "\x1f".join(map(str, map(state.__getitem__, keys)))
     return cipher.digest(f"{entity}\x1d{values}".encode())
 
 

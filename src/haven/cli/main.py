@@ -73,19 +73,19 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration."""
-    runtime = _runtime()
-    upgrade(runtime.engine)
-    out.print(f"database is at revision {current_revision(runtime.engine)}")
+    with _runtime() as runtime:
+        upgrade(runtime.engine)
+        out.print(f"database is at revision {current_revision(runtime.engine)}")
 
 
 @db_app.command("status")
 def db_status() -> None:
     """Show the database's revision and whether migrations are pending."""
-    runtime = _runtime()
-    check_connection(runtime.engine)
-    current, head = current_revision(runtime.engine), head_revision()
-    state = "up to date" if current == head else "migrations pending: run `haven db upgrade`"
-    out.print(f"revision {current or 'none'} of {head}: {state}")
+    with _runtime() as runtime:
+        check_connection(runtime.engine)
+        current, head = current_revision(runtime.engine), head_revision()
+        state = "up to date" if current == head else "migrations pending: run `haven db upgrade`"
+        out.print(f"revision {current or 'none'} of {head}: {state}")
 
 
 @keys_app.command("init")
@@ -116,53 +116,55 @@ def keys_rotate(
 ) -> None:
     """Add a new data key, re-encrypt every identifying field with it in batches, and optionally
     retire the old keys. Safe to interrupt and run again."""
-    runtime = _runtime()
-    old = runtime.cipher().keyring
-    path = runtime.settings.resolved_key_file
-    keyring = old.with_new_data_key()
-    save_keyring(keyring, path, overwrite=True)
-    cipher = FieldCipher(keyring)
-    changed = 0
-    for spec in SEALED_COLUMNS:
-        after: str | None = None
-        while True:
-            with runtime.transaction() as session:
-                after, _, count = reencrypt_batch(session, cipher, spec, after, batch_size)
-            changed += count
-            if after is None:
-                break
-    with runtime.transaction() as session:
-        append(
-            session,
-            [
-                Change(
-                    "cli:keys-rotate",
-                    "rotate",
-                    "keyring",
-                    keyring.fingerprint,
-                    after=str(keyring.active),
-                )
-            ],
-        )
-    out.print(f"data key {keyring.active} is active; re-encrypted {changed} values")
-    if retire:
+    with _runtime() as runtime:
+        old = runtime.cipher().keyring
+        path = runtime.settings.resolved_key_file
+        keyring = old.with_new_data_key()
+        save_keyring(keyring, path, overwrite=True)
+        cipher = FieldCipher(keyring)
+        changed = 0
+        for spec in SEALED_COLUMNS:
+            after: str | None = None
+            while True:
+                with runtime.transaction() as session:
+                    after, _, count = reencrypt_batch(session, cipher, spec, after, batch_size)
+                changed += count
+                if after is None:
+                    break
         with runtime.transaction() as session:
-            in_use = key_numbers_in_use(session, cipher)
-        retired = set(keyring.data_keys) - in_use - {keyring.active}
-        save_keyring(keyring.without_data_keys(retired), path, overwrite=True)
-        out.print(f"retired data keys: {', '.join(map(str, sorted(retired))) or 'none'}")
+            append(
+                session,
+                [
+                    Change(
+                        "cli:keys-rotate",
+                        "rotate",
+                        "keyring",
+                        keyring.fingerprint,
+                        after=str(keyring.active),
+                    )
+                ],
+            )
+        out.print(f"data key {keyring.active} is active; re-encrypted {changed} values")
+        if retire:
+            with runtime.transaction() as session:
+                in_use = key_numbers_in_use(session, cipher)
+            retired = set(keyring.data_keys) - in_use - {keyring.active}
+            save_keyring(keyring.without_data_keys(retired), path, overwrite=True)
+            out.print(f"retired data keys: {', '.join(map(str, sorted(retired))) or 'none'}")
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the whole audit chain; name the first entry that was altered or removed."""
-    runtime = _runtime()
-    check_connection(runtime.engine)
-    with runtime.transaction() as session:
-        verdict = verify(session)
-    if not verdict.ok:
-        raise AuditChainBroken(verdict.reason, hint=f"{verdict.checked} entries before it verify")
-    out.print(f"audit chain verified: {verdict.checked} entries, head {verdict.head_hash}")
+    with _runtime() as runtime:
+        check_connection(runtime.engine)
+        with runtime.transaction() as session:
+            verdict = verify(session)
+        if not verdict.ok:
+            raise AuditChainBroken(
+                verdict.reason, hint=f"{verdict.checked} entries before it verify"
+            )
+        out.print(f"audit chain verified: {verdict.checked} entries, head {verdict.head_hash}")
 
 
 @app.command()
@@ -174,34 +176,34 @@ def demo(
     ] = False,
 ) -> None:
     """Fill the registry with synthetic, fictional demo data."""
-    runtime = _runtime()
-    upgrade(runtime.engine)
-    cipher = runtime.cipher()
-    with runtime.transaction() as session:
-        if if_empty and session.query(Incident.id).limit(1).first() is not None:
-            out.print("the registry already holds incidents; no demo data added")
-            return
-        with Progress(
-            TextColumn("demo data"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=out,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("incidents", total=incidents)
-            summary = fill(
-                session,
-                cipher,
-                incidents,
-                seed=seed,
-                progress=lambda n: bar.update(task, completed=n),
-            )
-    out.print(
-        f"added {summary.incidents} incidents and {summary.people} people "
-        f"({summary.rows} rows) from {len(summary.contributors)} demo organisations: "
-        + ", ".join(summary.contributors)
-    )
+    with _runtime() as runtime:
+        upgrade(runtime.engine)
+        cipher = runtime.cipher()
+        with runtime.transaction() as session:
+            if if_empty and session.query(Incident.id).limit(1).first() is not None:
+                out.print("the registry already holds incidents; no demo data added")
+                return
+            with Progress(
+                TextColumn("demo data"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=out,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("incidents", total=incidents)
+                summary = fill(
+                    session,
+                    cipher,
+                    incidents,
+                    seed=seed,
+                    progress=lambda n: bar.update(task, completed=n),
+                )
+        out.print(
+            f"added {summary.incidents} incidents and {summary.people} people "
+            f"({summary.rows} rows) from {len(summary.contributors)} demo organisations: "
+            + ", ".join(summary.contributors)
+        )
 
 
 def run(argv: Sequence[str]) -> int:

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -112,7 +113,9 @@ class Place(Strict):
 class IncidentIn(Strict):
     title: str = text(300, 1)
     narrative: str = Field(default="", max_length=100_000, pattern=_NO_CONTROLS)
-    narrative_language: str | None = Field(default=None, max_length=35)
+    narrative_language: str | None = Field(
+        default=None, max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+    )  # BCP 47
     occurred: Occurred
     reported_on: date | None = None
     origin_state: CountryCode
@@ -125,11 +128,12 @@ class IncidentIn(Strict):
     status: IncidentStatus = IncidentStatus.REPORTED
     tlp: Tlp = Tlp.AMBER
 
-    @model_validator(mode="after")
-    def _distinct_tactics(self) -> IncidentIn:
-        if len(set(self.tactics)) != len(self.tactics):
+    @field_validator("tactics")
+    @classmethod
+    def _distinct_tactics(cls, tactics: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(tactics)) != len(tactics):
             raise ValueError("a tactic is listed twice")
-        return self
+        return tactics
 
 
 class Name(Strict):

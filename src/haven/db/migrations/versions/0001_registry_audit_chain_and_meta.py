@@ -50,7 +50,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("entity", sa.String(length=40), nullable=False),
-        sa.Column("entity_id", sa.String(length=64), nullable=False),
+        sa.Column("entity_id", sa.String(length=100), nullable=False),
         sa.Column("surface", sa.String(length=40), nullable=True),
         sa.Column("before_digest", sa.String(length=64), nullable=True),
         sa.Column("after_digest", sa.String(length=64), nullable=True),
