@@ -36,12 +36,12 @@ from sqlalchemy.engine import make_url
 from haven.audit.chain import _COLUMNS as AUDIT_COLUMNS
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import new_keyring
-from haven.db.dialect import encode_json
+from haven.db.dialect import encode_json, sqlite_timestamp
 from haven.db.engine import make_engine, session_factory
 from haven.db.migrate import upgrade
-from haven.db.types import new_id, sqlite_timestamp, utcnow
+from haven.db.values import new_id, utcnow
 from haven.demo.generator import IncidentFactory
-from haven.registry.contributors import system_contributor
+from haven.registry.contributors import SYSTEM_CONTRIBUTOR_ID
 from haven.registry.schemas import IncidentIn, parse
 from haven.registry.writer import INCIDENT_COLUMNS, Actor, RegistryWriter
 from haven.runtime import bind_keyring
@@ -86,7 +86,7 @@ class Target:
         upgrade(engine)
         with session_factory(engine).begin() as session:
             bind_keyring(session, self.keyring, "bench")
-            self.contributor = system_contributor(session)
+            self.contributor = SYSTEM_CONTRIBUTOR_ID
         engine.dispose()
 
     def _pg_database(self, name: str) -> str:

@@ -24,7 +24,7 @@ from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import new_keyring, save_keyring
 from haven.db.engine import make_engine
 from haven.db.migrate import upgrade
-from haven.registry.contributors import system_contributor
+from haven.registry.contributors import SYSTEM_CONTRIBUTOR_ID
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime, open_runtime
 from haven.settings import Settings
@@ -111,7 +111,7 @@ def session(runtime: Runtime) -> Iterator[Session]:
 
 @pytest.fixture
 def writer(session: Session, cipher: FieldCipher) -> RegistryWriter:
-    actor = Actor(system_contributor(session), "test:writer", "test")
+    actor = Actor(SYSTEM_CONTRIBUTOR_ID, "test:writer", "test")
     return RegistryWriter(session, cipher, actor)
 
 

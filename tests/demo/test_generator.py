@@ -264,9 +264,13 @@ def test_fill_records_every_record_in_a_verifying_audit_chain(
         written = audited + _count(session, IncidentTactic) + _count(session, PersonLookup)
         entries = _count(session, AuditEntry)
         contributors = set(session.scalars(select(Contributor.name)))
+        contributor_entries = session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "contributors")
+        )
 
     assert verdict.ok
-    assert verdict.checked == entries == audited
+    assert contributor_entries == len(DEMO_CONTRIBUTORS)
+    assert verdict.checked == entries == audited + len(DEMO_CONTRIBUTORS)
     assert summary.rows == written
     assert {name for name, _, _ in DEMO_CONTRIBUTORS} <= contributors
 

@@ -24,7 +24,7 @@ from haven.domain.enums import (
 from haven.domain.taxonomy import CURRENT_VERSION
 from haven.errors import NotFound, ValidationFailed
 from haven.registry import models
-from haven.registry.contributors import SYSTEM_CONTRIBUTOR, system_contributor
+from haven.registry.contributors import SYSTEM_CONTRIBUTOR_ID
 from haven.registry.schemas import (
     EvidenceIn,
     IncidentIn,
@@ -109,7 +109,7 @@ def test_an_added_incident_round_trips_every_column(
     assert row.status is IncidentStatus.UNDER_REVIEW
     assert row.tlp is Tlp.AMBER_STRICT
     assert row.taxonomy_version == CURRENT_VERSION
-    assert row.contributor_id == system_contributor(session)
+    assert row.contributor_id == writer.actor.contributor_id
     assert row.contributed_by == "test:writer"
     assert row.contributed_at.tzinfo is not None
     # The writer stamps a batch with one time, taken when it was made or last flushed.
@@ -423,7 +423,7 @@ def test_replacing_an_incident_that_does_not_exist_raises_not_found(
 
 def _write_then_fail(runtime: Runtime, cipher: FieldCipher) -> None:
     with runtime.transaction() as session:
-        actor = Actor(system_contributor(session), "test:failing", "test")
+        actor = Actor(SYSTEM_CONTRIBUTOR_ID, "test:failing", "test")
         writer = RegistryWriter(session, cipher, actor, batch_rows=10)
         for index in range(30):
             incident_id = writer.add_incident(_incident(index))
@@ -450,12 +450,6 @@ def test_a_transaction_that_fails_half_way_leaves_nothing_written(
             AuditEntry,
         ):
             assert _count(session, model) == 0, model.__tablename__
-        assert (
-            session.scalar(
-                select(models.Contributor.id).where(models.Contributor.name == SYSTEM_CONTRIBUTOR)
-            )
-            is None
-        )
         head = session.execute(select(AuditHead.seq)).scalar_one()
         assert head == 0
         verdict = verify(session)
@@ -470,9 +464,7 @@ def test_the_chain_continues_after_a_failed_transaction(
         _write_then_fail(runtime, cipher)
 
     with runtime.transaction() as session:
-        writer = RegistryWriter(
-            session, cipher, Actor(system_contributor(session), "test:after", "test")
-        )
+        writer = RegistryWriter(session, cipher, Actor(SYSTEM_CONTRIBUTOR_ID, "test:after", "test"))
         writer.add_incident(_incident())
         writer.flush()
 
@@ -485,7 +477,7 @@ def test_the_chain_continues_after_a_failed_transaction(
 def test_a_small_batch_writer_writes_300_incidents_with_300_audit_entries(
     session: Session, cipher: FieldCipher
 ) -> None:
-    actor = Actor(system_contributor(session), "test:bulk", "import")
+    actor = Actor(SYSTEM_CONTRIBUTOR_ID, "test:bulk", "import")
     writer = RegistryWriter(session, cipher, actor, batch_rows=50)
     ids = [writer.add_incident(_incident(index)) for index in range(300)]
     # Batches of 50 rows are written as they fill, before any explicit flush.
@@ -507,7 +499,7 @@ def test_a_small_batch_writer_writes_300_incidents_with_300_audit_entries(
 def test_one_flush_of_many_records_uses_the_bulk_audit_path_and_verifies(
     session: Session, cipher: FieldCipher
 ) -> None:
-    actor = Actor(system_contributor(session), "test:bulk", "import")
+    actor = Actor(SYSTEM_CONTRIBUTOR_ID, "test:bulk", "import")
     writer = RegistryWriter(session, cipher, actor)
     for index in range(600):
         writer.add_incident(_incident(index, tactics=["harassment"]))
@@ -525,7 +517,7 @@ def test_a_bulk_written_incident_reads_back_like_a_single_one(
     session: Session, cipher: FieldCipher
 ) -> None:
     writer = RegistryWriter(
-        session, cipher, Actor(system_contributor(session), "test:bulk"), batch_rows=7
+        session, cipher, Actor(SYSTEM_CONTRIBUTOR_ID, "test:bulk"), batch_rows=7
     )
     ids = [writer.add_incident(_incident(index)) for index in range(20)]
     writer.flush()

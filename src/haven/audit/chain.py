@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from haven.audit.models import AuditEntry, AuditHead
 from haven.crypto.fields import FieldCipher
 from haven.db.base import table_of
-from haven.db.dialect import bulk_insert
-from haven.db.types import sqlite_timestamp, utcnow
+from haven.db.dialect import bulk_insert, sqlite_timestamp
+from haven.db.values import utcnow
 
 GENESIS = "0" * 64
 HEAD_ID = 1

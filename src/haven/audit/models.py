@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db.base import Base
-from haven.db.types import UtcDateTime
+from haven.db.dialect import UtcDateTime
 
 
 class AuditEntry(Base):

@@ -3,20 +3,71 @@
 - SQLite runs in WAL mode with foreign keys on, and every transaction starts with
   ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one failing half-way.
 - Bulk writes use each engine's fast path: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
+- Column types read and write the same Python values on both: UUIDs as text, timestamps as
+  timezone-aware UTC.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Table, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import Boolean, Date, String, Table, event
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
-from haven.db.types import UtcDateTime, sqlite_timestamp
+
+class Guid(TypeDecorator[str]):
+    """A UUID held as its canonical string: native ``uuid`` on PostgreSQL, CHAR(36) elsewhere."""
+
+    impl = String(36)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(UUID(as_uuid=False))
+        return dialect.type_descriptor(String(36))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+
+def sqlite_timestamp(value: datetime) -> str:
+    """The stored form of a timestamp on SQLite: UTC, ISO 8601, fixed width, so text order is time
+    order."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every database; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; Haven stores timezone-aware UTC timestamps only")
+        return sqlite_timestamp(value) if dialect.name == "sqlite" else value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        result: datetime = value.astimezone(UTC)
+        return result
+
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 

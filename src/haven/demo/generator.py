@@ -201,7 +201,9 @@ def fill(
 ) -> DemoSummary:
     """Write ``incidents`` demo incidents with their people, agencies, instruments and evidence,
     in the caller's transaction."""
-    contributors = [ensure_contributor(session, *entry) for entry in DEMO_CONTRIBUTORS]
+    contributors = [
+        ensure_contributor(session, cipher, *entry, actor="demo") for entry in DEMO_CONTRIBUTORS
+    ]
     factory = IncidentFactory(seed)
     people = PersonFactory(random.Random(seed + 1))
     rng = random.Random(seed + 2)

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from haven.db.base import Base
-from haven.db.types import Guid, UtcDateTime, new_id, utcnow
+from haven.db.dialect import Guid, UtcDateTime
+from haven.db.values import new_id, utcnow
 from haven.domain.enums import Accusation as AccusationKind
 from haven.domain.enums import (
     AcquisitionMethod,

@@ -10,7 +10,7 @@ from sqlalchemy import Column, LargeBinary, MetaData, Table, select, update
 from sqlalchemy.orm import Session
 
 from haven.crypto.fields import FieldCipher
-from haven.db.types import Guid
+from haven.db.dialect import Guid
 from haven.errors import NotFound
 from haven.registry.models import Person, PersonLookup
 from haven.registry.schemas import Identity

@@ -20,7 +20,7 @@ from haven.audit.chain import Change, append, record_digest
 from haven.crypto.fields import FieldCipher
 from haven.db.base import Base, table_of
 from haven.db.dialect import bulk_insert, encode_json
-from haven.db.types import new_id, utcnow
+from haven.db.values import new_id, utcnow
 from haven.domain.enums import OrganisationRole, PersonRole
 from haven.domain.taxonomy import CURRENT_VERSION
 from haven.errors import NotFound, ValidationFailed

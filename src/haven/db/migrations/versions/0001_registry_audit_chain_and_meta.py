@@ -8,11 +8,12 @@ Create Date: 2026-11-29 17:49:28.648691
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
 
-import haven.db.types
+import haven.db.dialect
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -46,7 +47,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             autoincrement=False,
             nullable=False,
         ),
-        sa.Column("at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("entity", sa.String(length=40), nullable=False),
@@ -63,7 +64,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "contributors",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
             "kind",
@@ -80,9 +81,27 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             nullable=False,
         ),
         sa.Column("member_state", sa.String(length=2), nullable=True),
-        sa.Column("created_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contributors")),
         sa.UniqueConstraint("name", name=op.f("uq_contributors_name")),
+    )
+    # Haven itself, the contributor of records no organisation brought in.
+    op.bulk_insert(
+        sa.table(
+            "contributors",
+            sa.column("id", haven.db.dialect.Guid),
+            sa.column("name", sa.String),
+            sa.column("kind", sa.String),
+            sa.column("created_at", haven.db.dialect.UtcDateTime),
+        ),
+        [
+            {
+                "id": "00000000-0000-7000-8000-000000000001",
+                "name": "Haven",
+                "kind": "system",
+                "created_at": datetime(2026, 11, 29, tzinfo=UTC),
+            }
+        ],
     )
     op.create_table(
         "haven_meta",
@@ -92,12 +111,12 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
     )
     op.create_table(
         "evidence",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("filename", sa.LargeBinary(), nullable=True),
         sa.Column("media_type", sa.String(length=120), nullable=False),
         sa.Column("size_bytes", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("acquired_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("acquired_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column(
             "acquisition_method",
             sa.Enum(
@@ -130,10 +149,10 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             ),
             nullable=False,
         ),
-        sa.Column("updated_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -149,7 +168,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "incidents",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
         sa.Column("narrative", sa.Text(), nullable=False),
         sa.Column("narrative_language", sa.String(length=35), nullable=True),
@@ -229,10 +248,10 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             ),
             nullable=False,
         ),
-        sa.Column("updated_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.CheckConstraint(
             "occurred_end IS NULL OR occurred_end >= occurred_start",
             name=op.f("ck_incidents_occurred_order"),
@@ -256,7 +275,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "organisations",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("name", sa.String(length=300), nullable=False),
         sa.Column(
             "kind",
@@ -289,10 +308,10 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             ),
             nullable=False,
         ),
-        sa.Column("updated_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -307,7 +326,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "people",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("nationality", sa.String(length=2), nullable=True),
         sa.Column("community", sa.String(length=80), nullable=True),
         sa.Column("profile", sa.String(length=40), nullable=True),
@@ -353,10 +372,10 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             ),
             nullable=False,
         ),
-        sa.Column("updated_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -371,11 +390,11 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "incident_evidence",
-        sa.Column("incident_id", haven.db.types.Guid(length=36), nullable=False),
-        sa.Column("evidence_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("incident_id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("evidence_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -401,9 +420,9 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "incident_organisations",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
-        sa.Column("incident_id", haven.db.types.Guid(length=36), nullable=False),
-        sa.Column("organisation_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("incident_id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("organisation_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column(
             "role",
             sa.Enum(
@@ -419,8 +438,8 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             nullable=False,
         ),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -459,9 +478,9 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "incident_people",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
-        sa.Column("incident_id", haven.db.types.Guid(length=36), nullable=False),
-        sa.Column("person_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("incident_id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("person_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column(
             "role",
             sa.Enum(
@@ -477,11 +496,11 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             ),
             nullable=False,
         ),
-        sa.Column("on_behalf_of_id", haven.db.types.Guid(length=36), nullable=True),
+        sa.Column("on_behalf_of_id", haven.db.dialect.Guid(length=36), nullable=True),
         sa.Column("relationship", sa.String(length=40), nullable=True),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -519,7 +538,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "incident_tactics",
-        sa.Column("incident_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("incident_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("tactic", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],
@@ -534,7 +553,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "legal_instruments",
-        sa.Column("id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column(
             "kind",
             sa.Enum(
@@ -551,7 +570,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             nullable=False,
         ),
         sa.Column("issuing_state", sa.String(length=2), nullable=False),
-        sa.Column("subject_id", haven.db.types.Guid(length=36), nullable=True),
+        sa.Column("subject_id", haven.db.dialect.Guid(length=36), nullable=True),
         sa.Column("issued_on", sa.Date(), nullable=True),
         sa.Column(
             "status",
@@ -585,10 +604,10 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
             ),
             nullable=False,
         ),
-        sa.Column("updated_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
@@ -609,7 +628,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "person_lookup",
-        sa.Column("person_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("person_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
@@ -625,11 +644,11 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
 
     op.create_table(
         "incident_instruments",
-        sa.Column("incident_id", haven.db.types.Guid(length=36), nullable=False),
-        sa.Column("instrument_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("incident_id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("instrument_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("contributed_by", sa.String(length=200), nullable=False),
-        sa.Column("contributed_at", haven.db.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("contributor_id", haven.db.types.Guid(length=36), nullable=False),
+        sa.Column("contributed_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("contributor_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.ForeignKeyConstraint(
             ["contributor_id"],
             ["contributors.id"],
