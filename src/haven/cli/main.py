@@ -54,20 +54,24 @@ def serve(
     """Run the web application and API."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
-    runtime = open_runtime(settings)
-    if settings.should_migrate_on_start:
-        upgrade(runtime.engine)
-    else:
-        check_connection(runtime.engine)
-    runtime.cipher()
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    out.print(f"Haven is running at http://{settings.host}:{settings.port}/  (Ctrl+C stops it)")
-    uvicorn.run(
-        create_app(runtime),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-    )
+    with open_runtime(settings) as runtime:
+        if settings.should_migrate_on_start:
+            upgrade(runtime.engine)
+        else:
+            check_connection(runtime.engine)
+        runtime.cipher()
+        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        # Every health check asks Alembic for the revision; its chatter is not news.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        out.print(f"Haven is running at http://{settings.host}:{settings.port}/  (Ctrl+C stops it)")
+        uvicorn.run(
+            create_app(runtime),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            # Access logs would keep the addresses of people who report; Haven keeps none.
+            access_log=False,
+        )
 
 
 @db_app.command("upgrade")

@@ -143,7 +143,7 @@ def save_keyring(keyring: Keyring, path: Path, *, overwrite: bool = False) -> No
             f"key file {path} already exists",
             hint="keep it: it is the only way to read the data it encrypted",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -29,7 +29,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
-        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        # The data directory is the owner's alone, like the key file in it.
+        Path(str(parsed.database)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() == "postgresql")
     configure_engine(engine)
     return engine
