@@ -193,10 +193,8 @@ class RegistryWriter:
         person_id = new_id()
         identity = None
         if data.identity is not None:
-            identity = self.cipher.encrypt(
-                data.identity.model_dump_json(exclude_none=True).encode(),
-                sealed_context("people", "identity", person_id),
-            )
+            plaintext = data.identity.model_dump_json(exclude_none=True)
+            identity = self._seal("people", "identity", person_id, plaintext)
             digests = {
                 (kind, self.cipher.blind_index(kind, value))
                 for kind, value in lookup_values(data.identity)
@@ -235,12 +233,7 @@ class RegistryWriter:
         instrument_id = new_id()
         if data.subject_id is not None:
             self._require(models.Person, data.subject_id)
-        reference = None
-        if data.reference is not None:
-            reference = self.cipher.encrypt(
-                data.reference.encode(),
-                sealed_context("legal_instruments", "reference", instrument_id),
-            )
+        reference = self._seal("legal_instruments", "reference", instrument_id, data.reference)
         state = {
             "id": instrument_id,
             "kind": data.kind.value,
@@ -257,11 +250,7 @@ class RegistryWriter:
 
     def add_evidence(self, data: EvidenceIn) -> str:
         evidence_id = new_id()
-        filename = None
-        if data.filename is not None:
-            filename = self.cipher.encrypt(
-                data.filename.encode(), sealed_context("evidence", "filename", evidence_id)
-            )
+        filename = self._seal("evidence", "filename", evidence_id, data.filename)
         state = {
             "id": evidence_id,
             "filename": filename,
@@ -465,6 +454,11 @@ class RegistryWriter:
             )
         )
         self._maybe_flush(incident_id)
+
+    def _seal(self, table: str, column: str, record_id: str, plaintext: str | None) -> bytes | None:
+        if plaintext is None:
+            return None
+        return self.cipher.encrypt(plaintext.encode(), sealed_context(table, column, record_id))
 
     def _require(self, model: type[Base], record_id: str) -> None:
         if record_id in self._added or record_id in self._confirmed:
