@@ -11,6 +11,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,24 +64,41 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     admin.dispose()
 
 
+FreshDatabase = Callable[[Path], AbstractContextManager[str]]
+
+
+@pytest.fixture(scope="session")
+def fresh_database(template_database: str) -> FreshDatabase:
+    """Make a new migrated database (a copy of the template) for as long as a block runs."""
+
+    @contextmanager
+    def fresh(directory: Path) -> Iterator[str]:
+        if not POSTGRES_URL:
+            target = directory / f"haven-{next(_counter)}.db"
+            shutil.copyfile(template_database, target)
+            yield f"sqlite:///{target}"
+            return
+        base = make_url(POSTGRES_URL)
+        name = f"{base.database}_{os.getpid()}_{next(_counter)}"
+        admin = _admin_engine(POSTGRES_URL)
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
+        try:
+            yield base.set(database=name, drivername="postgresql+psycopg").render_as_string(
+                hide_password=False
+            )
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+    return fresh
+
+
 @pytest.fixture
-def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
-    if not POSTGRES_URL:
-        target = tmp_path / "haven.db"
-        shutil.copyfile(template_database, target)
-        yield f"sqlite:///{target}"
-        return
-    base = make_url(POSTGRES_URL)
-    name = f"{base.database}_{os.getpid()}_{next(_counter)}"
-    admin = _admin_engine(POSTGRES_URL)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"'))
-    yield base.set(database=name, drivername="postgresql+psycopg").render_as_string(
-        hide_password=False
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def database_url(fresh_database: FreshDatabase, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -41,6 +41,18 @@ class NotFound(HavenError):
     status = 404
 
 
+class Unauthorized(HavenError):
+    """No valid credentials: a missing, unknown, expired or revoked token or session."""
+
+    status = 401
+
+
+class Forbidden(HavenError):
+    """Valid credentials without the role or scope the action needs."""
+
+    status = 403
+
+
 class AuditChainBroken(HavenError):
     """The audit chain does not verify; the message names the first bad entry."""
 

@@ -1,5 +1,15 @@
 """Every table Haven owns, imported in one place so the metadata is complete."""
 
+from haven.access.models import (
+    ApiToken,
+    Consent,
+    ConsentEvent,
+    RecordRecipient,
+    RecordShare,
+    SharingGroup,
+    SharingGroupMember,
+    User,
+)
 from haven.audit.models import AuditEntry, AuditHead
 from haven.db.meta import Meta
 from haven.registry.models import (
@@ -18,8 +28,11 @@ from haven.registry.models import (
 )
 
 __all__ = [
+    "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "Consent",
+    "ConsentEvent",
     "Contributor",
     "Evidence",
     "Incident",
@@ -33,4 +46,9 @@ __all__ = [
     "Organisation",
     "Person",
     "PersonLookup",
+    "RecordRecipient",
+    "RecordShare",
+    "SharingGroup",
+    "SharingGroupMember",
+    "User",
 ]

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import OperationalError
 
 from haven.audit.chain import Change, append, verify
+from haven.cli.access import orgs_app, tokens_app, users_app
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
 from haven.db.engine import check_connection
@@ -38,6 +39,9 @@ audit_app = typer.Typer(help="The tamper-evident audit chain.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 out = Console(soft_wrap=True)
 

@@ -131,3 +131,21 @@ class AcquisitionMethod(StrEnum):
     DOCUMENT_REQUEST = "document-request"
     INTERVIEW = "interview"
     OTHER = "other"
+
+
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    COORDINATOR = "coordinator"  # assigns and refers
+    ANALYST = "analyst"  # aggregates only, never identities
+    AUDITOR = "auditor"  # reads the audit log
+    ADMINISTRATOR = "administrator"  # of their own organisation
+
+
+class RecipientKind(StrEnum):
+    """Kinds of recipient a person consents to, per the European Parliament's notion of who may
+    act on a case."""
+
+    NGO = "ngo"
+    AUTHORITY = "authority"
+    EU_BODY = "eu-body"
+    COMPANY = "company"

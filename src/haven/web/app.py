@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from haven import __version__
 from haven.errors import HavenError
 from haven.runtime import Runtime
+from haven.web.api.incidents import router as incidents_router
 from haven.web.health import router as health_router
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         return JSONResponse(body, status_code=exc.status)
 
     app.include_router(health_router)
+    app.include_router(incidents_router)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:

@@ -1,0 +1,185 @@
+"""The policy gate: the one place that decides what a reader may see.
+
+Every surface (page, API, search, export, notification, statistic, federation) asks it for
+:func:`visible`, a SQL condition applied inside the query, and for the field rules
+(:attr:`Reader.reads_identities`, :attr:`Reader.reads_narratives`). Rows a reader may not see are
+never loaded; identifying fields are decrypted only for readers who may see them, and each such
+read is written to the audit chain (:func:`record_identity_reads`).
+
+Labels follow TLP 2.0 (https://www.first.org/tlp/):
+
+- CLEAR: everyone, the public included;
+- GREEN: every organisation in the community;
+- AMBER: the contributing organisation and the sharing groups the record names;
+- AMBER+STRICT: the contributing organisation only;
+- RED: the named recipients only.
+
+A person's consent is a hard limit on top of the label: once a person has made a consent
+statement, records about them reach only the kinds of recipient they consented to (for
+authorities, of the member state named, or of any), besides the organisation that handles the
+record. A revocation takes effect with the transaction that records it. A person without a
+consent statement (a record compiled from published sources, say) is limited by labels alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Table, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from haven.access.models import Consent, RecordRecipient, RecordShare
+from haven.audit.chain import Change, append
+from haven.db.base import Base, table_of
+from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role, Tlp
+from haven.registry.models import IncidentPerson
+
+RECORD_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.ANALYST})
+IDENTITY_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
+# People whose consent governs an incident: those it happened to.
+CONSENTING_ROLES = (PersonRole.TARGET.value, PersonRole.RELATIVE_TARGETED.value)
+
+_RECIPIENT_KIND = {
+    ContributorKind.NGO: RecipientKind.NGO,
+    ContributorKind.AUTHORITY: RecipientKind.AUTHORITY,
+    ContributorKind.EU_BODY: RecipientKind.EU_BODY,
+    ContributorKind.COMPANY: RecipientKind.COMPANY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who is reading, as the gate needs to know it."""
+
+    user_id: str | None
+    organisation_id: str | None
+    organisation_kind: ContributorKind | None
+    member_state: str | None
+    roles: frozenset[Role]
+    groups: frozenset[str]
+    surface: str
+    scopes: frozenset[str] = frozenset({"read"})
+
+    @classmethod
+    def public(cls, surface: str) -> Reader:
+        return cls(None, None, None, None, frozenset(), frozenset(), surface)
+
+    @property
+    def is_public(self) -> bool:
+        return self.organisation_id is None
+
+    @property
+    def recipient_kind(self) -> RecipientKind | None:
+        if self.organisation_kind is None:
+            return None
+        return _RECIPIENT_KIND.get(self.organisation_kind)
+
+    @property
+    def reads_records(self) -> bool:
+        return self.is_public or bool(self.roles & RECORD_ROLES)
+
+    @property
+    def reads_identities(self) -> bool:
+        return not self.is_public and bool(self.roles & IDENTITY_ROLES)
+
+    @property
+    def reads_narratives(self) -> bool:
+        """Free text may name people, so it follows the identity rule."""
+        return self.reads_identities
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.user_id}" if self.user_id else "public"
+
+
+def _label_condition(reader: Reader, table: Table) -> ColumnElement[bool]:
+    tlp = table.c.tlp
+    if reader.is_public:
+        return tlp == Tlp.CLEAR.value
+    entity = table.name
+    own = table.c.contributor_id == reader.organisation_id
+    shared = (
+        exists().where(
+            RecordShare.entity == entity,
+            RecordShare.record_id == table.c.id,
+            RecordShare.group_id.in_(sorted(reader.groups)),
+        )
+        if reader.groups
+        else false()
+    )
+    named = (
+        exists().where(
+            RecordRecipient.entity == entity,
+            RecordRecipient.record_id == table.c.id,
+            RecordRecipient.user_id == reader.user_id,
+        )
+        if reader.user_id
+        else false()
+    )
+    return or_(
+        tlp.in_([Tlp.CLEAR.value, Tlp.GREEN.value]),
+        and_(tlp == Tlp.AMBER.value, or_(own, shared)),
+        and_(tlp == Tlp.AMBER_STRICT.value, own),
+        and_(tlp == Tlp.RED.value, named),
+    )
+
+
+def consent_blocks(reader: Reader, person_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """True where the person made a consent statement that does not reach this reader."""
+    stated = exists().where(Consent.person_id == person_id)
+    kind = reader.recipient_kind
+    if kind is None:
+        return stated
+    granted = exists().where(
+        Consent.person_id == person_id,
+        Consent.recipient_kind == kind.value,
+        Consent.granted.is_(True),
+        or_(Consent.member_state == "", Consent.member_state == (reader.member_state or "")),
+    )
+    return and_(stated, ~granted)
+
+
+def _consent_condition(reader: Reader, table: Table) -> ColumnElement[bool]:
+    if table.name == "people":
+        blocked = consent_blocks(reader, table.c.id)
+    elif table.name == "incidents":
+        links = table_of(IncidentPerson)
+        blocked = exists().where(
+            links.c.incident_id == table.c.id,
+            links.c.role.in_(CONSENTING_ROLES),
+            consent_blocks(reader, links.c.person_id),
+        )
+    else:
+        return true()
+    if reader.organisation_id is None:
+        return ~blocked
+    return or_(table.c.contributor_id == reader.organisation_id, ~blocked)
+
+
+def visible(reader: Reader, model: type[Base]) -> ColumnElement[bool]:
+    """The SQL condition selecting the rows of ``model`` this reader may see."""
+    if not reader.reads_records:
+        return false()
+    table = table_of(model)
+    return and_(_label_condition(reader, table), _consent_condition(reader, table))
+
+
+def visible_ids(
+    session: Session, reader: Reader, model: type[Base], ids: Iterable[str]
+) -> set[str]:
+    table = table_of(model)
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rows = session.scalars(select(table.c.id).where(table.c.id.in_(wanted), visible(reader, model)))
+    return set(rows)
+
+
+def record_identity_reads(session: Session, reader: Reader, person_ids: Iterable[str]) -> None:
+    """Write who read whose identifying fields, when and through which surface."""
+    changes = [
+        Change(reader.actor, "read", "people", person_id, surface=reader.surface)
+        for person_id in sorted(set(person_ids))
+    ]
+    append(session, changes)

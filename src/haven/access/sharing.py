@@ -1,0 +1,43 @@
+"""Naming who else may read a record: sharing groups for AMBER, recipients for RED."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from haven.access.models import RecordRecipient, RecordShare, User
+from haven.access.policy import Reader
+from haven.errors import ValidationFailed
+
+
+def share_record(
+    session: Session,
+    reader: Reader,
+    entity: str,
+    record_id: str,
+    *,
+    groups: Iterable[str] = (),
+    recipients: Iterable[str] = (),
+) -> None:
+    """Share a record the reader's organisation contributed. Only groups the organisation
+    belongs to can be named; the author of a record is always one of its recipients."""
+    wanted_groups = sorted(set(groups))
+    foreign = set(wanted_groups) - reader.groups
+    if foreign:
+        raise ValidationFailed("a record can only be shared with groups your organisation is in")
+    wanted_recipients = sorted({*recipients, *([reader.user_id] if reader.user_id else [])})
+    known = set(session.scalars(select(User.id).where(User.id.in_(wanted_recipients))))
+    if set(wanted_recipients) - known:
+        raise ValidationFailed("a named recipient is not a user of Haven")
+    if wanted_groups:
+        session.execute(
+            insert(RecordShare),
+            [{"entity": entity, "record_id": record_id, "group_id": g} for g in wanted_groups],
+        )
+    if wanted_recipients:
+        session.execute(
+            insert(RecordRecipient),
+            [{"entity": entity, "record_id": record_id, "user_id": u} for u in wanted_recipients],
+        )

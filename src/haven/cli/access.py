@@ -1,0 +1,129 @@
+"""``haven orgs``, ``haven users`` and ``haven tokens``: who may use Haven."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from haven.access.accounts import (
+    NewUser,
+    TokenRequest,
+    create_organisation,
+    create_token,
+    create_user,
+    login_index,
+)
+from haven.access.models import User
+from haven.crypto.fields import FieldCipher
+from haven.domain.enums import ContributorKind, Role
+from haven.errors import NotFound
+from haven.registry.models import Contributor
+from haven.runtime import open_runtime
+from haven.settings import load_settings
+
+orgs_app = typer.Typer(help="Organisations that use Haven.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens for machine clients.", no_args_is_help=True)
+
+out = Console(soft_wrap=True)
+ACTOR = "cli:admin"
+MEMBER_KINDS = [k.value for k in ContributorKind if k is not ContributorKind.SYSTEM]
+
+
+def _organisation(session: Session, name_or_id: str) -> Contributor:
+    found = session.scalar(
+        select(Contributor).where(or_(Contributor.name == name_or_id, Contributor.id == name_or_id))
+    )
+    if found is None:
+        raise NotFound(f"no organisation {name_or_id!r}", hint="see `haven orgs list`")
+    return found
+
+
+def _user(session: Session, cipher: FieldCipher, login: str) -> User:
+    user = session.scalar(select(User).where(User.login_index == login_index(cipher, login)))
+    if user is None:
+        raise NotFound("no user with that login")
+    return user
+
+
+@orgs_app.command("create")
+def orgs_create(
+    name: Annotated[str, typer.Argument(help="The organisation's name.")],
+    kind: Annotated[str, typer.Option(help=f"One of: {', '.join(MEMBER_KINDS)}.")],
+    member_state: Annotated[
+        str | None, typer.Option(help="For an authority: the member state it serves (e.g. DE).")
+    ] = None,
+) -> None:
+    """Create an organisation."""
+    if kind not in MEMBER_KINDS:
+        raise typer.BadParameter(f"use one of: {', '.join(MEMBER_KINDS)}", param_hint="--kind")
+    with open_runtime(load_settings()) as runtime:
+        cipher = runtime.cipher()
+        with runtime.transaction() as session:
+            organisation_id = create_organisation(
+                session, cipher, name, ContributorKind(kind), member_state, actor=ACTOR
+            )
+    out.print(f"created organisation {name} ({organisation_id})")
+
+
+@orgs_app.command("list")
+def orgs_list() -> None:
+    """List organisations."""
+    with open_runtime(load_settings()) as runtime, runtime.transaction() as session:
+        rows = session.scalars(select(Contributor).order_by(Contributor.name)).all()
+        table = Table("name", "kind", "member state")
+        table.add_column("id", overflow="fold")
+        for row in rows:
+            table.add_row(row.name, row.kind.value, row.member_state or "", row.id)
+    out.print(table)
+
+
+@users_app.command("create")
+def users_create(
+    login: Annotated[str, typer.Argument(help="The sign-in name, usually an e-mail address.")],
+    organisation: Annotated[str, typer.Option("--org", help="Organisation name or id.")],
+    role: Annotated[
+        list[Role], typer.Option(help="A role; repeat for several.", case_sensitive=False)
+    ],
+    system_admin: Annotated[bool, typer.Option("--system-admin")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user. Without --password-stdin a password is generated and shown once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(18)
+    with open_runtime(load_settings()) as runtime:
+        cipher = runtime.cipher()
+        with runtime.transaction() as session:
+            org = _organisation(session, organisation)
+            new = NewUser(org.id, login, password, frozenset(role), system_admin)
+            user_id = create_user(session, cipher, new, actor=ACTOR)
+    out.print(f"created user {user_id} in {org.name}")
+    if not password_stdin:
+        out.print(f"password (shown once): {password}")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    login: Annotated[str, typer.Option("--user", help="The login of the token's user.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+    scope: Annotated[list[str], typer.Option(help="read or write; repeat for both.")],
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days until it expires.")] = 90,
+) -> None:
+    """Create an API token; it is shown once and stored only as a hash."""
+    with open_runtime(load_settings()) as runtime:
+        cipher = runtime.cipher()
+        with runtime.transaction() as session:
+            user = _user(session, cipher, login)
+            request = TokenRequest(user.id, name, frozenset(scope), timedelta(days=days))
+            issued = create_token(session, cipher, request, actor=ACTOR)
+    out.print(f"token {issued.id} expires {issued.expires_at:%Y-%m-%d}")
+    out.print(f"secret (shown once): {issued.secret}")

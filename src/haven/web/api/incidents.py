@@ -1,0 +1,185 @@
+"""/api/v1/incidents: list, detail, create and update, every read through the policy gate."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from haven.access.policy import Reader
+from haven.access.sharing import share_record
+from haven.domain.enums import IncidentStatus, Role, Tlp
+from haven.errors import Forbidden
+from haven.registry.models import Incident
+from haven.registry.reads import IncidentFilter, IncidentView, get_incident, list_incidents
+from haven.registry.schemas import Identity, IncidentIn
+from haven.registry.writer import Actor, RegistryWriter
+from haven.web.deps import CipherDep, ReaderDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+WRITE_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
+
+
+class OccurredOut(BaseModel):
+    start: date
+    end: date | None
+    precision: str
+
+
+class PersonOut(BaseModel):
+    id: str
+    role: str
+    on_behalf_of_id: str | None
+    profile: str | None
+    nationality: str | None
+    identity: Identity | None
+
+
+class IncidentOut(BaseModel):
+    id: str
+    title: str
+    narrative: str | None = Field(description="Only for roles that may read identifying data.")
+    narrative_language: str | None
+    occurred: OccurredOut
+    reported_on: date | None
+    origin_state: str
+    host_state: str | None
+    other_places: list[dict[str, str]]
+    tactics: list[str]
+    host_involvement: str
+    accusation: str | None
+    state_responsibility: str | None
+    status: str
+    tlp: str
+    contributor_id: str
+    people: list[PersonOut] | None = Field(
+        default=None, description="In the detail view, for roles that may read identifying data."
+    )
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    next_cursor: str | None
+
+
+class IncidentCreate(IncidentIn):
+    share_with: tuple[str, ...] = Field(
+        default=(), description="Sharing groups that may read a TLP:AMBER incident."
+    )
+    recipients: tuple[str, ...] = Field(
+        default=(), description="Users who may read a TLP:RED incident, besides its author."
+    )
+
+
+class Created(BaseModel):
+    id: str
+
+
+def _out(view: IncidentView, *, detail: bool) -> IncidentOut:
+    row: Incident = view.incident
+    return IncidentOut(
+        id=row.id,
+        title=row.title,
+        narrative=view.narrative,
+        narrative_language=row.narrative_language,
+        occurred=OccurredOut(
+            start=row.occurred_start, end=row.occurred_end, precision=row.occurred_precision.value
+        ),
+        reported_on=row.reported_on,
+        origin_state=row.origin_state,
+        host_state=row.host_state,
+        other_places=row.other_places,
+        tactics=view.tactics,
+        host_involvement=row.host_involvement.value,
+        accusation=None if row.accusation is None else row.accusation.value,
+        state_responsibility=row.state_responsibility,
+        status=row.status.value,
+        tlp=row.tlp.value,
+        contributor_id=row.contributor_id,
+        people=[PersonOut(**vars_of(p)) for p in view.people] if detail and view.people else None,
+    )
+
+
+def vars_of(person: object) -> dict[str, object]:
+    return {name: getattr(person, name) for name in PersonOut.model_fields}
+
+
+def _author(reader: Reader) -> Actor:
+    """The writing actor, once the reader is shown to be allowed to write."""
+    if reader.organisation_id is None or not reader.roles & WRITE_ROLES:
+        raise Forbidden("only caseworkers and coordinators write records")
+    if "write" not in reader.scopes:
+        raise Forbidden("this API token may only read")
+    return Actor(reader.organisation_id, reader.actor, reader.surface)
+
+
+class IncidentQuery(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    origin: str | None = Field(default=None, description="Origin state, ISO 3166-1 alpha-2.")
+    host: str | None = Field(default=None, description="Host state, ISO 3166-1 alpha-2.")
+    tactic: str | None = Field(default=None, description="A tactic code of the taxonomy.")
+    status: IncidentStatus | None = None
+    label: Tlp | None = Field(default=None, description="TLP label.")
+    occurred_from: date | None = None
+    occurred_to: date | None = None
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+@router.get("", summary="List incidents", response_model=IncidentPage)
+def list_(
+    session: SessionDep, reader: ReaderDep, query: Annotated[IncidentQuery, Query()]
+) -> IncidentPage:
+    filters = IncidentFilter(
+        origin_state=query.origin.upper() if query.origin else None,
+        host_state=query.host.upper() if query.host else None,
+        tactic=query.tactic,
+        status=query.status,
+        tlp=query.label,
+        occurred_from=query.occurred_from,
+        occurred_to=query.occurred_to,
+    )
+    views, next_cursor = list_incidents(
+        session, reader, filters, after=query.cursor, limit=query.limit
+    )
+    return IncidentPage(items=[_out(v, detail=False) for v in views], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{incident_id}",
+    summary="One incident",
+    response_model=IncidentOut,
+    responses={404: {"description": "No such incident, or not one this reader may see."}},
+)
+def detail(
+    incident_id: str, session: SessionDep, cipher: CipherDep, reader: ReaderDep
+) -> IncidentOut:
+    return _out(get_incident(session, cipher, reader, incident_id), detail=True)
+
+
+@router.post("", summary="Create an incident", status_code=201, response_model=Created)
+def create(
+    data: IncidentCreate,
+    session: SessionDep,
+    cipher: CipherDep,
+    reader: ReaderDep,
+    response: Response,
+) -> Created:
+    writer = RegistryWriter(session, cipher, _author(reader))
+    incident_id = writer.add_incident(
+        IncidentIn.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
+    )
+    writer.flush()
+    share_record(
+        session,
+        reader,
+        "incidents",
+        incident_id,
+        groups=data.share_with,
+        recipients=data.recipients,
+    )
+    response.headers["Location"] = f"/api/v1/incidents/{incident_id}"
+    return Created(id=incident_id)

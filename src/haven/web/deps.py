@@ -1,0 +1,57 @@
+"""Request dependencies: the runtime, a transaction, and who is reading."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haven.access.accounts import reader_for, token_hash
+from haven.access.models import ApiToken, User
+from haven.access.policy import Reader
+from haven.crypto.fields import FieldCipher
+from haven.db.values import utcnow
+from haven.errors import Unauthorized
+from haven.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    with runtime.transaction() as session:
+        yield session
+
+
+def get_cipher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> FieldCipher:
+    return runtime.cipher()
+
+
+def get_reader(request: Request, session: Annotated[Session, Depends(get_session)]) -> Reader:
+    """The reader behind a bearer token, or the public when there is none."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return Reader.public("api")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthorized("use an Authorization: Bearer <token> header")
+    token = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == token_hash(secret.strip()))
+    )
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow():
+        raise Unauthorized("the API token is unknown, expired or revoked")
+    user = session.get(User, token.user_id)
+    if user is None or user.disabled_at is not None:
+        raise Unauthorized("the API token is unknown, expired or revoked")
+    return reader_for(session, user, surface="api", scopes=frozenset(token.scopes))
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+CipherDep = Annotated[FieldCipher, Depends(get_cipher)]
