@@ -19,6 +19,7 @@ from haven.domain.enums import (
     OrganisationKind,
     OrganisationRole,
     PersonRole,
+    Relationship,
     Tlp,
 )
 from haven.domain.taxonomy import CURRENT_VERSION
@@ -239,7 +240,7 @@ def test_a_relative_targeted_by_proxy_is_linked_with_the_person_aimed_at(
         relative_id,
         PersonRole.RELATIVE_TARGETED,
         on_behalf_of=target_id,
-        relationship="mother",
+        relationship=Relationship.PARENT,
     )
     writer.flush()
 
@@ -248,7 +249,7 @@ def test_a_relative_targeted_by_proxy_is_linked_with_the_person_aimed_at(
     assert link.role is PersonRole.RELATIVE_TARGETED
     assert link.person_id == relative_id
     assert link.on_behalf_of_id == target_id
-    assert link.relationship == "mother"
+    assert link.relationship is Relationship.PARENT
     assert link.contributed_by == "test:writer"
 
 

@@ -11,16 +11,15 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from sqlalchemy.exc import OperationalError
 
 from haven.audit.chain import Change, append, verify
 from haven.cli.access import orgs_app, tokens_app, users_app
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
-from haven.db.engine import check_connection
+from haven.db.engine import DRIVER_ERRORS, check_connection, database_error
 from haven.db.migrate import current_revision, head_revision, upgrade
 from haven.demo.generator import fill
-from haven.errors import AuditChainBroken, DatabaseUnavailable, HavenError
+from haven.errors import AuditChainBroken, HavenError
 from haven.registry.models import Incident
 from haven.registry.sealed import SEALED_COLUMNS, key_numbers_in_use, reencrypt_batch
 from haven.runtime import Runtime, open_runtime
@@ -222,10 +221,12 @@ def run(argv: Sequence[str]) -> int:
     except SystemExit as exc:
         # Usage errors, --help and normal completion all end here (Typer's standalone mode).
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
-        error: HavenError = DatabaseUnavailable(f"database error: {reason}")
-        err.print(f"error: {error.one_line()}", markup=False, highlight=False)
+    except DRIVER_ERRORS as exc:
+        err.print(f"error: {database_error(exc).one_line()}", markup=False, highlight=False)
+        return 2
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        err.print(f"error: cannot use{where}: {exc.strerror}", markup=False, highlight=False)
         return 2
     except HavenError as exc:
         err.print(f"error: {exc.one_line()}", markup=False, highlight=False)

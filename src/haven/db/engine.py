@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from haven.db.dialect import configure_engine
-from haven.errors import ConfigurationError, DatabaseUnavailable
+from haven.errors import ConfigurationError, DatabaseUnavailable, HavenError
 
 
 def make_engine(url: str) -> Engine:
@@ -18,7 +20,7 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigurationError(
-            f"HAVEN_DATABASE_URL is not a database URL: {url!r}",
+            "HAVEN_DATABASE_URL is not a database URL",
             hint="use sqlite:///path/to/haven.db or postgresql+psycopg://user@host/dbname",
         ) from None
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
@@ -31,7 +33,12 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
         # The data directory is the owner's alone, like the key file in it.
         Path(str(parsed.database)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = create_engine(parsed, pool_pre_ping=parsed.get_backend_name() == "postgresql")
+    # hide_parameters: an error must never print the row it failed on (names, narratives).
+    engine = create_engine(
+        parsed,
+        pool_pre_ping=parsed.get_backend_name() == "postgresql",
+        hide_parameters=True,
+    )
     configure_engine(engine)
     return engine
 
@@ -41,12 +48,35 @@ def check_connection(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
         raise DatabaseUnavailable(
             f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
-            f"{reason}",
+            f"{_first_line(exc.orig)}",
             hint="check HAVEN_DATABASE_URL and that the server is running",
         ) from None
+
+
+DRIVER_ERRORS: tuple[type[Exception], ...] = (DBAPIError, sqlite3.Error, psycopg.Error)
+
+
+def database_error(exc: Exception) -> HavenError:
+    """One safe line for a database error. Only connection problems keep the driver's words;
+    any other message might quote the values of the row that failed."""
+    if isinstance(exc, OperationalError | psycopg.OperationalError):
+        orig = exc.orig if isinstance(exc, DBAPIError) else exc
+        return DatabaseUnavailable(f"database error: {_first_line(orig)}")
+    kind = type(exc.orig if isinstance(exc, DBAPIError) else exc).__name__
+    return DatabaseUnavailable(
+        f"the database refused the operation ({kind}); nothing was written",
+        hint="the log of the database server has the details",
+    )
+
+
+def _first_line(error: BaseException | None) -> str:
+    return (
+        str(error).strip().splitlines()[0]
+        if error is not None and str(error).strip()
+        else "no answer"
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -31,6 +31,7 @@ from haven.domain.enums import (
     OrganisationKind,
     OrganisationRole,
     PersonRole,
+    Relationship,
     Tlp,
 )
 from haven.domain.taxonomy import load_taxonomy
@@ -59,7 +60,7 @@ DEMO_CONTRIBUTORS = (
     ("Federal Criminal Police Office focal point", ContributorKind.AUTHORITY, "DE"),
 )
 AGENCY_NAMES = ("Ministry of State Security", "Intelligence Directorate", "Consular Department")
-RELATIONSHIPS = ("mother", "father", "brother", "sister", "son", "daughter", "spouse")
+RELATIONSHIPS = tuple(Relationship)
 NARRATIVES = {
     "en": "The target reports {tactics}. It began after public criticism of the government of "
     "{origin}. The authorities of {host} were informed.",

@@ -113,6 +113,18 @@ class PersonRole(StrEnum):
     SOURCE = "source"
 
 
+class Relationship(StrEnum):
+    """How a relative targeted by proxy is related to the person the pressure is aimed at."""
+
+    PARENT = "parent"
+    CHILD = "child"
+    SIBLING = "sibling"
+    SPOUSE = "spouse"
+    GRANDPARENT = "grandparent"
+    GRANDCHILD = "grandchild"
+    OTHER_RELATIVE = "other-relative"
+
+
 class OrganisationRole(StrEnum):
     PERPETRATOR = "perpetrator"
     PROXY = "proxy"

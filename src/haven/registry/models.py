@@ -42,6 +42,7 @@ from haven.domain.enums import (
     OrganisationKind,
     OrganisationRole,
     PersonRole,
+    Relationship,
     Tlp,
 )
 
@@ -222,7 +223,7 @@ class IncidentPerson(Provenance, Base):
     role: Mapped[PersonRole] = mapped_column(closed(PersonRole, "person_role"))
     # For a relative targeted by proxy: the person the pressure is really aimed at.
     on_behalf_of_id: Mapped[str | None] = mapped_column(Guid, ForeignKey("people.id"))
-    relationship: Mapped[str | None] = mapped_column(String(40))
+    relationship: Mapped[Relationship | None] = mapped_column(closed(Relationship, "relationship"))
 
 
 class IncidentOrganisation(Provenance, Base):

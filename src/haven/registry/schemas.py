@@ -83,7 +83,10 @@ ShortText = Annotated[str, text(200, 1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Validation errors never quote the input: it may be someone's name or address.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, hide_input_in_errors=True
+    )
 
 
 class Occurred(Strict):
@@ -210,6 +213,13 @@ def parse(model: type[Model], data: Any) -> Model:
     """Validate ``data``; a failure names the first bad field in one line."""
     try:
         return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(describe(exc)) from None
+
+
+def parse_json(model: type[Model], data: str | bytes) -> Model:
+    try:
+        return model.model_validate_json(data)
     except ValidationError as exc:
         raise ValidationFailed(describe(exc)) from None
 

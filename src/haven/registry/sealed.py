@@ -13,7 +13,7 @@ from haven.crypto.fields import FieldCipher
 from haven.db.dialect import Guid
 from haven.errors import NotFound
 from haven.registry.models import Person, PersonLookup
-from haven.registry.schemas import Identity
+from haven.registry.schemas import Identity, parse_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def read_identity(session: Session, cipher: FieldCipher, person_id: str) -> Iden
     if row.identity is None:
         return None
     plaintext = cipher.decrypt(row.identity, sealed_context("people", "identity", person_id))
-    return Identity.model_validate_json(plaintext)
+    return parse_json(Identity, plaintext)
 
 
 def find_people(session: Session, cipher: FieldCipher, kind: str, value: str) -> list[str]:

@@ -21,7 +21,7 @@ from haven.crypto.fields import FieldCipher
 from haven.db.base import Base, table_of
 from haven.db.dialect import bulk_insert, encode_json
 from haven.db.values import new_id, utcnow
-from haven.domain.enums import OrganisationRole, PersonRole
+from haven.domain.enums import OrganisationRole, PersonRole, Relationship
 from haven.domain.taxonomy import CURRENT_VERSION
 from haven.errors import NotFound, ValidationFailed
 from haven.registry import models
@@ -276,13 +276,15 @@ class RegistryWriter:
         role: PersonRole,
         *,
         on_behalf_of: str | None = None,
-        relationship: str | None = None,
+        relationship: Relationship | None = None,
     ) -> str:
         if (role is PersonRole.RELATIVE_TARGETED) != (on_behalf_of is not None):
             raise ValidationFailed(
                 "a relative targeted by proxy, and only they, must name the person the "
                 "pressure is aimed at (on_behalf_of)"
             )
+        if relationship is not None and role is not PersonRole.RELATIVE_TARGETED:
+            raise ValidationFailed("only a relative targeted by proxy has a relationship")
         self._require(models.Incident, incident_id)
         self._require(models.Person, person_id)
         if on_behalf_of is not None:
@@ -294,7 +296,7 @@ class RegistryWriter:
             "person_id": person_id,
             "role": role.value,
             "on_behalf_of_id": on_behalf_of,
-            "relationship": relationship,
+            "relationship": _value(relationship),
             **self._provenance(self._now),
         }
         self._record(models.IncidentPerson, PERSON_LINK_COLUMNS, state)

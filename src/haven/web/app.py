@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
 
 from haven import __version__
+from haven.db.engine import database_error
 from haven.errors import HavenError
 from haven.runtime import Runtime
 from haven.web.api.incidents import router as incidents_router
@@ -56,6 +60,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         if exc.hint:
             body["hint"] = exc.hint
         return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(psycopg.Error)
+    @app.exception_handler(DBAPIError)
+    async def database_failure(_request: Request, exc: Exception) -> JSONResponse:
+        error = database_error(exc)
+        return JSONResponse({"error": error.message}, status_code=error.status)
 
     app.include_router(health_router)
     app.include_router(incidents_router)
