@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import Keyring, load_keyring
+from haven.db.dialect import read_only
 from haven.db.engine import make_engine, session_factory
 from haven.db.meta import get_meta, set_meta
 from haven.errors import KeyFileError
@@ -27,12 +28,19 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     _cipher: FieldCipher | None = field(default=None, repr=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only: it never waits for, nor blocks, a writer."""
+        with self.read_sessions.begin() as session:
             yield session
 
     def cipher(self) -> FieldCipher:
@@ -68,4 +76,9 @@ def bind_keyring(session: Session, keyring: Keyring, origin: str) -> None:
 
 def open_runtime(settings: Settings) -> Runtime:
     engine = make_engine(settings.resolved_database_url)
-    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine))
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        read_sessions=session_factory(read_only(engine)),
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import unicodedata
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from haven.crypto.fields import CIPHERTEXT_VERSION, FieldCipher, normalise
+from haven.crypto.fields import CIPHERTEXT_VERSION, FieldCipher, normalise, normalise_contact
 from haven.crypto.keys import Keyring, new_keyring
 from haven.errors import KeyFileError
 
@@ -143,11 +144,11 @@ def test_a_ciphertext_under_a_newer_key_needs_that_key(keyring: Keyring) -> None
         FieldCipher(keyring).decrypt(ciphertext, CONTEXT)
 
 
-def test_json_values_round_trip(cipher: FieldCipher) -> None:
+def test_a_json_document_round_trips_without_showing_its_text(cipher: FieldCipher) -> None:
     value = {"name": "Ayşe Özdemir", "aliases": ["Мария Иванова", "محمد"], "age": 41}
-    ciphertext = cipher.encrypt_json(value, CONTEXT)
+    ciphertext = cipher.encrypt(json.dumps(value, ensure_ascii=False).encode(), CONTEXT)
     assert "Özdemir".encode() not in ciphertext
-    assert cipher.decrypt_json(ciphertext, CONTEXT) == value
+    assert json.loads(cipher.decrypt(ciphertext, CONTEXT)) == value
 
 
 @given(plaintext=st.text(), context=st.text())
@@ -253,8 +254,11 @@ def test_the_documented_example_matches() -> None:
 
 def test_arabic_text_keeps_its_letters() -> None:
     assert normalise("محمد  علي") == "محمد علي"
-    # Short vowel marks (harakat) are accents in this sense and are dropped.
-    assert normalise("مُحَمَّد") == "محمد"
+
+
+def test_optional_arabic_and_hebrew_vowel_marks_fold() -> None:
+    assert normalise("مُحَمَّد") == normalise("محمد") == "محمد"
+    assert normalise("שָׁלוֹם") == normalise("שלום")
 
 
 def test_cyrillic_text_keeps_its_letters() -> None:
@@ -263,6 +267,45 @@ def test_cyrillic_text_keeps_its_letters() -> None:
 
 def test_chinese_text_keeps_its_characters() -> None:
     assert normalise("王 伟") == "王 伟"
+
+
+@pytest.mark.parametrize(
+    ("marked", "bare"),
+    [
+        ("किरण", "करण"),  # Devanagari vowel sign i
+        ("がとう", "かとう"),  # Japanese dakuten: ga, not ka
+        ("ガトウ", "カトウ"),  # the same in katakana
+        ("សុខ", "សខ"),  # Khmer vowel sign u
+    ],
+)
+def test_marks_that_make_a_different_syllable_keep_names_apart(marked: str, bare: str) -> None:
+    assert normalise(marked) != normalise(bare)
+
+
+def test_a_kept_mark_survives_composed_and_decomposed_input() -> None:
+    composed = "\u304c"  # が as one code point
+    decomposed = "\u304b\u3099"  # か + combining dakuten
+    assert normalise(composed) == normalise(decomposed) == decomposed
+
+
+@pytest.mark.parametrize(
+    ("accented", "plain"),
+    [
+        ("Nguyễn", "nguyen"),  # two stacked marks on one letter
+        ("Trần Thị Hồng", "tran thi hong"),
+        ("Ελένη Παπαδοπούλου", "ελενη παπαδοπουλου"),
+        ("Йордан", "иордан"),
+        ("Łukasz Żółć", "łukasz zołc"),
+    ],
+)
+def test_accents_on_latin_greek_and_cyrillic_letters_fold(accented: str, plain: str) -> None:
+    assert normalise(accented) == normalise(plain)
+
+
+def test_a_mark_with_no_letter_before_it_is_dropped() -> None:
+    assert normalise("\u0301a") == "a"
+    assert normalise("क -\u093f") == "क"
+    assert normalise("a \u2260 b") == "a b"  # "≠" is "=" with an overlay mark
 
 
 @pytest.mark.parametrize(
@@ -284,8 +327,17 @@ def test_normalised_text_is_letters_and_digits_separated_by_single_spaces(value:
     result = normalise(value)
     assert result == result.strip()
     assert "  " not in result
-    for char in result.replace(" ", ""):
-        assert unicodedata.category(char)[0] in "LN"
+    base = ""
+    for char in result:
+        category = unicodedata.category(char)
+        if category[0] == "M":
+            # A mark is kept only on a letter or digit outside Latin, Greek and Cyrillic.
+            assert base
+            assert unicodedata.category(base)[0] in "LN"
+            assert not unicodedata.name(base).startswith(("LATIN", "GREEK", "CYRILLIC"))
+        else:
+            assert char == " " or category[0] in "LN"
+            base = char
 
 
 # --- blind indexes and digests -------------------------------------------------------------------
@@ -308,6 +360,61 @@ def test_values_equal_after_normalisation_have_equal_blind_indexes(
     cipher: FieldCipher, first: str, second: str
 ) -> None:
     assert cipher.blind_index("name", first) == cipher.blind_index("name", second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("+49 151 2345-6789", "+4915123456789"),
+        ("+49 (0)151 / 2345.6789", "+49 0151 23456789"),
+        ("  0151 2345 6789 ", "015123456789"),
+        ("+90\u00a0555\u00a0000\u00a000\u00a000", "+905550000000"),  # no-break spaces
+        ("+\u0669\u0660 \u0665\u0665\u0665 \u0660\u0660\u0660", "+90555000"),  # Arabic-Indic
+        ("Ayse.Ozdemir@Example.org", "ayse ozdemir example org"),
+    ],
+)
+def test_contacts_written_differently_have_equal_blind_indexes(
+    cipher: FieldCipher, first: str, second: str
+) -> None:
+    assert cipher.blind_index("contact", first) == cipher.blind_index("contact", second)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("+49 151 2345 6789", "49 151 2345 6789"),  # an international number is not a local one
+        ("+49 151 2345 6789", "+49 151 2345 6780"),
+        ("ayse@example.org", "ayse@example.com"),
+    ],
+)
+def test_different_contacts_have_different_blind_indexes(
+    cipher: FieldCipher, first: str, second: str
+) -> None:
+    assert cipher.blind_index("contact", first) != cipher.blind_index("contact", second)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("+49 151 2345-6789", "+4915123456789"),
+        ("(030) 123 456", "030123456"),
+        ("030/12.34.56", "030123456"),
+        ("12-34-5", "12 34 5"),  # too few digits for a telephone number
+        ("+49 151 2345 6789 ext", "49 151 2345 6789 ext"),  # letters: not a telephone number
+        ("49+151 2345", "49 151 2345"),  # a "+" that does not lead
+        ("Ayse.Ozdemir@Example.org", "ayse ozdemir example org"),
+    ],
+)
+def test_a_contact_is_compared_by_its_digits_only_when_it_is_a_telephone_number(
+    value: str, expected: str
+) -> None:
+    assert normalise_contact(value) == expected
+
+
+def test_only_contacts_are_compared_as_telephone_numbers(cipher: FieldCipher) -> None:
+    assert cipher.blind_index("document", "12 34 56 78") != cipher.blind_index(
+        "document", "12345678"
+    )
 
 
 def test_different_values_have_different_blind_indexes(cipher: FieldCipher) -> None:

@@ -111,6 +111,36 @@ def test_loading_a_missing_key_file_says_how_to_create_one(tmp_path: Path) -> No
     assert "haven keys init" in caught.value.hint
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602, 0o660])
+def test_a_key_file_other_users_can_read_or_write_is_refused(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "keys.json"
+    save_keyring(new_keyring(), path)
+    path.chmod(mode)
+    with pytest.raises(KeyFileError) as caught:
+        load_keyring(path)
+    assert str(path) in caught.value.message
+    assert caught.value.hint == f"make it private: chmod 600 {path}"
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_key_file_only_its_owner_can_use_loads(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "keys.json"
+    keyring = new_keyring()
+    save_keyring(keyring, path)
+    path.chmod(mode)
+    assert load_keyring(path) == keyring
+
+
+def test_a_shared_file_that_is_not_a_key_file_is_reported_as_not_a_key_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text("{not json", encoding="utf-8")
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError, match="not a valid Haven key file"):
+        load_keyring(path)
+
+
 def test_loading_a_folder_instead_of_a_key_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="cannot be read"):
         load_keyring(tmp_path)

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 
 from haven.crypto.fields import FieldCipher
 from haven.errors import KeyFileError, NotFound
-from haven.registry.schemas import EvidenceIn, Identity, InstrumentIn, PersonIn, parse
+from haven.registry.schemas import (
+    EvidenceIn,
+    Identity,
+    IncidentIn,
+    InstrumentIn,
+    PersonIn,
+    parse,
+)
 from haven.registry.sealed import (
     SEALED_COLUMNS,
     find_people,
@@ -54,6 +61,7 @@ PLAINTEXTS = (
     PASSPORT,
     BIRTH.isoformat(),
 )
+NARRATIVE = "Rania (رانيا) was called from Damascus and told her brother would pay."
 
 
 def _add_person(writer: RegistryWriter, identity: dict[str, Any] | None = None) -> str:
@@ -250,8 +258,33 @@ def _add_sealed_records(writer: RegistryWriter, people: int) -> list[str]:
             },
         )
     )
+    writer.add_incident(
+        parse(
+            IncidentIn,
+            {
+                "title": "Summons of relatives",
+                "narrative": NARRATIVE,
+                "occurred": {"start": "2024-02-01"},
+                "origin_state": "SY",
+                "tactics": ["coercion-by-proxy"],
+            },
+        )
+    )
     writer.flush()
     return ids
+
+
+def test_an_incident_narrative_is_ciphertext(
+    writer: RegistryWriter, session: Session, cipher: FieldCipher
+) -> None:
+    _add_sealed_records(writer, 1)
+
+    ((incident_id, narrative),) = _raw_column(session, "incidents", "narrative")
+    assert isinstance(narrative, bytes)
+    for fragment in ("Rania", "رانيا", "Damascus"):
+        assert fragment.encode() not in narrative
+    plaintext = cipher.decrypt(narrative, sealed_context("incidents", "narrative", incident_id))
+    assert plaintext.decode() == NARRATIVE
 
 
 def test_instrument_references_and_evidence_filenames_are_ciphertext(
@@ -299,8 +332,8 @@ def test_reencrypt_batch_moves_every_ciphertext_to_the_new_key(
 
     seen, changed = _rotate(session, rotated, limit=2)
 
-    assert changed == 8  # six identities, one reference, one filename
-    assert seen == 9
+    assert changed == 9  # six identities, one reference, one filename, one narrative
+    assert seen == 10
     for spec in SEALED_COLUMNS:
         values = _raw_column(session, spec.table, spec.column)
         assert values
@@ -320,7 +353,7 @@ def test_a_second_rotation_pass_changes_nothing(
     rotated = FieldCipher(cipher.keyring.with_new_data_key())
     _rotate(session, rotated, limit=2)
 
-    assert _rotate(session, rotated, limit=2) == (5, 0)
+    assert _rotate(session, rotated, limit=2) == (6, 0)
 
 
 def test_blind_indexes_still_find_people_after_a_rotation(

@@ -34,6 +34,7 @@ from haven.registry.schemas import (
     PersonIn,
     parse,
 )
+from haven.registry.sealed import sealed_context
 from haven.registry.writer import Actor, RegistryWriter, incident_state
 from haven.runtime import Runtime
 
@@ -95,7 +96,10 @@ def test_an_added_incident_round_trips_every_column(
 
     assert row.id == incident_id
     assert row.title == "Threats against a journalist #0"
-    assert row.narrative == "Calls to the family, then a summons — «вернись домой»."
+    assert isinstance(row.narrative, bytes)
+    context = sealed_context("incidents", "narrative", incident_id)
+    narrative = writer.cipher.decrypt(row.narrative, context).decode()
+    assert narrative == "Calls to the family, then a summons — «вернись домой»."
     assert row.narrative_language == "en"
     assert row.occurred_start == date(2023, 5, 1)
     assert row.occurred_end == date(2023, 6, 30)
@@ -143,7 +147,7 @@ def test_optional_incident_columns_round_trip_as_empty(
     assert row.other_places == []
     assert row.accusation is None
     assert row.state_responsibility is None
-    assert row.narrative == ""
+    assert row.narrative is None
     assert row.host_involvement is HostInvolvement.UNKNOWN
     assert row.status is IncidentStatus.REPORTED
     assert row.tlp is Tlp.AMBER
@@ -208,7 +212,7 @@ def test_an_incident_create_digest_is_the_digest_of_its_stored_state(
 
     entry = session.scalars(select(AuditEntry).where(AuditEntry.entity_id == incident_id)).one()
 
-    stored = incident_state(session, incident_id)
+    stored = incident_state(session, cipher, incident_id)
     assert entry.after_digest == record_digest(cipher, "incidents", stored)
 
 

@@ -54,30 +54,31 @@ class Change:
 
 
 def record_digest(cipher: FieldCipher, entity: str, state: Mapping[str, Any]) -> str:
-    """Keyed digest of a record's state: its values in column-name order, each as ``str()``
-    writes it (dates in ISO form, UTC timestamps with their offset, bytes and lists quoted).
-    Text fields cannot hold control characters (the input schemas refuse them), so the unit
-    separator between values is unambiguous. The time of the change is the audit entry's own,
-    so ``updated_at`` is left out: an unchanged record keeps its digest."""
+    """Keyed digest of a record's state: the column names, then each value's ``repr`` in
+    column-name order (``repr`` quotes and escapes text, so no value can pass for two, and
+    ``None`` differs from ``"None"``). Sealed columns enter as keyed digests of their plaintext.
+    The time of the change is the audit entry's own, so ``updated_at`` is left out: an unchanged
+    record keeps its digest."""
     keys = sorted(state.keys() - _NOT_DIGESTED)
-    values = "\x1f".join(map(str, map(state.__getitem__, keys)))
-    return cipher.digest(f"{entity}\x1d{values}".encode())
+    names = "\x1e".join(keys)
+    values = "\x1f".join(map(repr, map(state.__getitem__, keys)))
+    return cipher.digest(f"{entity}\x1d{names}\x1d{values}".encode())
 
 
 def entry_hash(seq: int, at_text: str, change: Change, prev_hash: str) -> str:
     fields = (
-        str(seq),
+        seq,
         at_text,
         change.actor,
         change.action,
         change.entity,
         change.entity_id,
-        change.surface or "",
-        change.before or "",
-        change.after or "",
+        change.surface,
+        change.before,
+        change.after,
         prev_hash,
     )
-    return hashlib.sha256("\x1f".join(fields).encode()).hexdigest()
+    return hashlib.sha256(repr(fields).encode()).hexdigest()
 
 
 def append(session: Session, changes: Sequence[Change], *, at: datetime | None = None) -> int:

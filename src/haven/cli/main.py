@@ -165,7 +165,7 @@ def audit_verify() -> None:
     """Check the whole audit chain; name the first entry that was altered or removed."""
     with _runtime() as runtime:
         check_connection(runtime.engine)
-        with runtime.transaction() as session:
+        with runtime.reading() as session:
             verdict = verify(session)
         if not verdict.ok:
             raise AuditChainBroken(

@@ -9,11 +9,10 @@ column fails to decrypt instead of silently showing another person's data.
 from __future__ import annotations
 
 import hmac
-import json
 import os
+import re
 import struct
 import unicodedata
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,19 +27,58 @@ _TAG_BYTES = 16
 _MINIMUM_LENGTH = _HEADER.size + _NONCE_BYTES + _TAG_BYTES
 
 
+# Scripts whose combining marks are accents on a letter that stands on its own: people write
+# "Ozdemir" for "Özdemir" and "Nguyen" for "Nguyễn". In other scripts a mark is often a vowel sign
+# or a letter in its own right (Devanagari "किरण" and "करण", Japanese "がとう" and "かとう" are
+# different names), so folding it away would merge different people. Arabic and Hebrew are the
+# exceptions: their short-vowel marks (harakat, niqqud) are optional and mostly left unwritten,
+# so "مُحَمَّد" and "محمد" are the same name.
+_ACCENTED_SCRIPTS = ("LATIN", "GREEK", "CYRILLIC", "ARABIC", "HEBREW")
+
+# A telephone number as people write it: digits grouped by spaces, dots, hyphens, slashes or
+# parentheses, optionally after a leading "+".
+_TELEPHONE = re.compile(r"\+?[\d\s./()-]+")
+_TELEPHONE_MIN_DIGITS = 6
+
+
 def normalise(value: str) -> str:
-    """The form a value is compared in: compatibility-normalised, case-folded, accents removed,
-    punctuation dropped, whitespace collapsed. "AYŞE  Özdemir" and "ayse ozdemir" match."""
+    """The form a value is compared in: compatibility-normalised, case-folded, accents on Latin,
+    Greek and Cyrillic letters removed, punctuation dropped, whitespace collapsed.
+    "AYŞE  Özdemir" and "ayse ozdemir" match; marks that make a different letter or syllable in
+    other scripts are kept."""
     # Decompose first: compatibility characters such as "№" or "™" only become letters that
     # case-folding understands once decomposed; decomposing again catches what folding produced.
     decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", value).casefold())
     kept = []
+    keep_marks = False
     for char in decomposed:
         category = unicodedata.category(char)
         if category.startswith("M"):
+            # A mark belongs to the letter before it (through any marks in between); one after
+            # punctuation, a space or nothing at all has no letter to distinguish.
+            if keep_marks:
+                kept.append(char)
             continue
-        kept.append(char if category[0] in "LN" else " ")
+        if category[0] in "LN":
+            kept.append(char)
+            keep_marks = not unicodedata.name(char, "").startswith(_ACCENTED_SCRIPTS)
+        else:
+            kept.append(" ")
+            keep_marks = False
     return " ".join("".join(kept).split())
+
+
+def normalise_contact(value: str) -> str:
+    """The form a contact is compared in. A telephone number is its digits, with the leading "+"
+    when there is one, so "+49 151 2345-6789" and "+4915123456789" match however the number was
+    grouped; anything else (an e-mail address, a handle) is normalised like any other value."""
+    stripped = value.strip()
+    if _TELEPHONE.fullmatch(stripped):
+        # Any decimal digit counts (Arabic-Indic, full-width); compared by its value.
+        digits = "".join(str(unicodedata.decimal(char)) for char in stripped if char.isdecimal())
+        if len(digits) >= _TELEPHONE_MIN_DIGITS:
+            return ("+" if stripped.startswith("+") else "") + digits
+    return normalise(value)
 
 
 class FieldCipher:
@@ -82,12 +120,6 @@ class FieldCipher:
             raise KeyFileError(f"unknown ciphertext version {version}")
         return version, number
 
-    def encrypt_json(self, value: Any, context: str) -> bytes:
-        return self.encrypt(json.dumps(value, ensure_ascii=False, sort_keys=True).encode(), context)
-
-    def decrypt_json(self, ciphertext: bytes, context: str) -> Any:
-        return json.loads(self.decrypt(ciphertext, context))
-
     def reencrypt(self, ciphertext: bytes, context: str) -> bytes | None:
         """The ciphertext under the active key, or None when it already uses it."""
         _, number = self.key_number(ciphertext)
@@ -98,7 +130,8 @@ class FieldCipher:
     def blind_index(self, kind: str, value: str) -> str:
         """HMAC-SHA256 of the normalised value; equal values give equal indexes, nothing else
         about the value can be learnt without the key."""
-        message = f"{kind}\x1f{normalise(value)}".encode()
+        comparable = normalise_contact(value) if kind == "contact" else normalise(value)
+        message = f"{kind}\x1f{comparable}".encode()
         return hmac.digest(self._index_key, message, "sha256").hex()
 
     def digest(self, payload: bytes) -> str:

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,8 +121,13 @@ def parse_keyring(text: str, *, origin: str = "key file") -> Keyring:
 
 
 def load_keyring(path: Path) -> Keyring:
+    """Read the key file, refusing one that other users could read or replace: anyone who can
+    read it can decrypt every identifying field, and anyone who can write it can swap the keys."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # The mode of the file actually read, not of whatever the path names a moment later.
+            mode = os.fstat(handle.fileno()).st_mode
+            text = handle.read().decode("utf-8")
     except FileNotFoundError:
         raise KeyFileError(
             f"key file {path} does not exist",
@@ -133,7 +139,15 @@ def load_keyring(path: Path) -> Keyring:
         raise KeyFileError(
             f"key file {path} is not a valid Haven key file: it is not UTF-8 text"
         ) from None
-    return parse_keyring(text, origin=f"key file {path}")
+    # Parsed first so that a file that is not a key file at all is reported as such.
+    keyring = parse_keyring(text, origin=f"key file {path}")
+    if stat.S_IMODE(mode) & 0o077:
+        raise KeyFileError(
+            f"key file {path} can be read or written by other users "
+            f"(mode {stat.S_IMODE(mode):04o})",
+            hint=f"make it private: chmod 600 {path}",
+        )
+    return keyring
 
 
 def save_keyring(keyring: Keyring, path: Path, *, overwrite: bool = False) -> None:

@@ -1,7 +1,9 @@
 """Everything that differs between SQLite and PostgreSQL, in one place.
 
-- SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-  ``BEGIN IMMEDIATE`` so that two writers queue for the lock instead of one failing half-way.
+- SQLite runs in WAL mode with foreign keys on. A writing transaction starts with
+  ``BEGIN IMMEDIATE``, so that two writers queue for the lock instead of one failing half-way;
+  a reading one (execution option ``haven_read_only``) with a plain ``BEGIN``, so reads go on
+  beside a long write. On PostgreSQL a reading transaction is ``READ ONLY``.
 - Bulk writes use each engine's fast path: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
 - Column types read and write the same Python values on both: UUIDs as text, timestamps as
   timezone-aware UTC.
@@ -70,6 +72,14 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "haven_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine, for transactions that only read."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(postgresql_readonly=True, **{READ_ONLY: True})
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def is_sqlite(bind: Engine | Connection) -> bool:
@@ -93,7 +103,8 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = "DEFERRED" if connection.get_execution_options().get(READ_ONLY) else "IMMEDIATE"
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def _sqlite_converter(column_type: Any) -> Callable[[Any], Any] | None:

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -104,7 +103,8 @@ class Incident(Labelled, Base):
 
     id: Mapped[str] = mapped_column(Guid, primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(300))
-    narrative: Mapped[str] = mapped_column(Text, default="")
+    # Free text names people more often than not, so it is sealed like their identity.
+    narrative: Mapped[bytes | None] = mapped_column(LargeBinary)
     narrative_language: Mapped[str | None] = mapped_column(String(35))
     occurred_start: Mapped[date] = mapped_column(Date)
     occurred_end: Mapped[date | None] = mapped_column(Date)

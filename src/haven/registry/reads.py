@@ -16,7 +16,7 @@ from haven.domain.enums import IncidentStatus, Tlp
 from haven.errors import NotFound
 from haven.registry.models import Incident, IncidentPerson, IncidentTactic, Person
 from haven.registry.schemas import Identity
-from haven.registry.sealed import read_identity
+from haven.registry.sealed import read_identity, sealed_context
 
 MAX_PAGE = 200
 
@@ -77,6 +77,7 @@ def _conditions(filters: IncidentFilter) -> list[Any]:
 
 def list_incidents(
     session: Session,
+    cipher: FieldCipher,
     reader: Reader,
     filters: IncidentFilter,
     *,
@@ -93,10 +94,7 @@ def list_incidents(
     more = len(rows) > limit
     rows = rows[:limit]
     tactics = _tactics(session, [row.id for row in rows])
-    views = [
-        IncidentView(row, tactics[row.id], row.narrative if reader.reads_narratives else None)
-        for row in rows
-    ]
+    views = [IncidentView(row, tactics[row.id], _narrative(cipher, reader, row)) for row in rows]
     return views, (rows[-1].id if more and rows else None)
 
 
@@ -113,7 +111,7 @@ def get_incident(
     view = IncidentView(
         incident,
         _tactics(session, [incident.id])[incident.id],
-        incident.narrative if reader.reads_narratives else None,
+        _narrative(cipher, reader, incident),
     )
     if not reader.reads_identities:
         return view
@@ -136,6 +134,13 @@ def get_incident(
         )
     record_identity_reads(session, reader, [p.id for p in view.people if p.identity is not None])
     return view
+
+
+def _narrative(cipher: FieldCipher, reader: Reader, incident: Incident) -> str | None:
+    if not reader.reads_narratives or incident.narrative is None:
+        return None
+    context = sealed_context("incidents", "narrative", incident.id)
+    return cipher.decrypt(incident.narrative, context).decode()
 
 
 def _tactics(session: Session, ids: list[str]) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ class SealedColumn:
 
 # Every column that holds ciphertext. A new one must be listed here, or rotation misses it.
 SEALED_COLUMNS = (
+    SealedColumn("incidents", "narrative"),
     SealedColumn("people", "identity"),
     SealedColumn("legal_instruments", "reference"),
     SealedColumn("evidence", "filename"),

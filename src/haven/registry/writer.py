@@ -163,27 +163,13 @@ class RegistryWriter:
 
     def add_incident(self, data: IncidentIn) -> str:
         incident_id = new_id()
-        now = self._now
         state: dict[str, Any] = {
             "id": incident_id,
-            "title": data.title,
-            "narrative": data.narrative,
-            "narrative_language": data.narrative_language,
-            "occurred_start": data.occurred.start,
-            "occurred_end": data.occurred.end,
-            "occurred_precision": data.occurred.precision.value,
-            "reported_on": data.reported_on,
-            "origin_state": data.origin_state,
-            "host_state": data.host_state,
-            "other_places": [place.model_dump(exclude_none=True) for place in data.other_places],
-            "host_involvement": data.host_involvement.value,
-            "accusation": _value(data.accusation),
-            "state_responsibility": data.state_responsibility,
-            "status": data.status.value,
-            "taxonomy_version": CURRENT_VERSION,
-            **self._labelled(data.tlp.value, now),
+            **self._incident_values(incident_id, data),
+            **self._provenance(self._now),
         }
-        self._record(models.Incident, INCIDENT_COLUMNS, state, {"tactics": sorted(data.tactics)})
+        extra = {"tactics": sorted(data.tactics), "narrative": self._fingerprint(data.narrative)}
+        self._record(models.Incident, INCIDENT_COLUMNS, state, extra)
         rows = self._rows[models.IncidentTactic]
         rows.extend((incident_id, tactic) for tactic in data.tactics)
         self._buffered += len(data.tactics)
@@ -192,17 +178,21 @@ class RegistryWriter:
     def add_person(self, data: PersonIn) -> str:
         person_id = new_id()
         identity = None
+        plaintext = None
+        lookups: list[tuple[str, str]] = []
         if data.identity is not None:
             plaintext = data.identity.model_dump_json(exclude_none=True)
             identity = self._seal("people", "identity", person_id, plaintext)
-            digests = {
-                (kind, self.cipher.blind_index(kind, value))
-                for kind, value in lookup_values(data.identity)
-            }
-            self._rows[models.PersonLookup].extend(
-                (person_id, kind, digest) for kind, digest in sorted(digests)
+            lookups = sorted(
+                {
+                    (kind, self.cipher.blind_index(kind, value))
+                    for kind, value in lookup_values(data.identity)
+                }
             )
-            self._buffered += len(digests)
+            self._rows[models.PersonLookup].extend(
+                (person_id, kind, digest) for kind, digest in lookups
+            )
+            self._buffered += len(lookups)
         state = {
             "id": person_id,
             "nationality": data.nationality,
@@ -213,7 +203,8 @@ class RegistryWriter:
             "identity": identity,
             **self._labelled(data.tlp.value, self._now),
         }
-        self._record(models.Person, PERSON_COLUMNS, state)
+        extra = {"identity": self._fingerprint(plaintext), "lookup": lookups}
+        self._record(models.Person, PERSON_COLUMNS, state, extra)
         return self._maybe_flush(person_id)
 
     def add_organisation(self, data: OrganisationIn) -> str:
@@ -245,7 +236,8 @@ class RegistryWriter:
             "reference": reference,
             **self._labelled(data.tlp.value, self._now),
         }
-        self._record(models.LegalInstrument, INSTRUMENT_COLUMNS, state)
+        extra = {"reference": self._fingerprint(data.reference)}
+        self._record(models.LegalInstrument, INSTRUMENT_COLUMNS, state, extra)
         return self._maybe_flush(instrument_id)
 
     def add_evidence(self, data: EvidenceIn) -> str:
@@ -264,7 +256,9 @@ class RegistryWriter:
             "information_credibility": data.information_credibility,
             **self._labelled(data.tlp.value, self._now),
         }
-        self._record(models.Evidence, EVIDENCE_COLUMNS, state)
+        self._record(
+            models.Evidence, EVIDENCE_COLUMNS, state, {"filename": self._fingerprint(data.filename)}
+        )
         return self._maybe_flush(evidence_id)
 
     # -- links -----------------------------------------------------------------------------
@@ -332,31 +326,14 @@ class RegistryWriter:
         """Replace an incident's content, keeping its id and original provenance."""
         self.flush()
         incidents, tactics = table_of(models.Incident), table_of(models.IncidentTactic)
-        before = incident_state(self.session, incident_id)
-        values: dict[str, Any] = {
-            "title": data.title,
-            "narrative": data.narrative,
-            "narrative_language": data.narrative_language,
-            "occurred_start": data.occurred.start,
-            "occurred_end": data.occurred.end,
-            "occurred_precision": data.occurred.precision,
-            "reported_on": data.reported_on,
-            "origin_state": data.origin_state,
-            "host_state": data.host_state,
-            "other_places": [place.model_dump(exclude_none=True) for place in data.other_places],
-            "host_involvement": data.host_involvement,
-            "accusation": data.accusation,
-            "state_responsibility": data.state_responsibility,
-            "status": data.status,
-            "tlp": data.tlp,
-            "updated_at": self._now,
-        }
+        before = incident_state(self.session, self.cipher, incident_id)
+        values = self._incident_values(incident_id, data)
         self.session.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
         self.session.execute(tactics.delete().where(tactics.c.incident_id == incident_id))
         self.session.execute(
             tactics.insert(), [{"incident_id": incident_id, "tactic": t} for t in data.tactics]
         )
-        after = incident_state(self.session, incident_id)
+        after = incident_state(self.session, self.cipher, incident_id)
         self._changes.append(
             self._change("update", "incidents", incident_id, before=before, after=after)
         )
@@ -457,6 +434,33 @@ class RegistryWriter:
         )
         self._maybe_flush(incident_id)
 
+    def _incident_values(self, incident_id: str, data: IncidentIn) -> dict[str, Any]:
+        """An incident's columns from its input: the same for a new and a replaced incident."""
+        return {
+            "title": data.title,
+            "narrative": self._seal("incidents", "narrative", incident_id, data.narrative or None),
+            "narrative_language": data.narrative_language,
+            "occurred_start": data.occurred.start,
+            "occurred_end": data.occurred.end,
+            "occurred_precision": data.occurred.precision.value,
+            "reported_on": data.reported_on,
+            "origin_state": data.origin_state,
+            "host_state": data.host_state,
+            "other_places": [place.model_dump(exclude_none=True) for place in data.other_places],
+            "host_involvement": data.host_involvement.value,
+            "accusation": _value(data.accusation),
+            "state_responsibility": data.state_responsibility,
+            "status": data.status.value,
+            "taxonomy_version": CURRENT_VERSION,
+            "tlp": data.tlp.value,
+            "updated_at": self._now,
+        }
+
+    def _fingerprint(self, plaintext: str | None) -> str | None:
+        """What the audit digest covers for a sealed value: a keyed digest of its plaintext, so
+        re-encryption under a new key leaves record digests unchanged."""
+        return None if plaintext is None else self.cipher.digest(plaintext.encode())
+
     def _seal(self, table: str, column: str, record_id: str, plaintext: str | None) -> bytes | None:
         if plaintext is None:
             return None
@@ -487,7 +491,7 @@ class RegistryWriter:
         return record_id
 
 
-def incident_state(session: Session, incident_id: str) -> dict[str, Any]:
+def incident_state(session: Session, cipher: FieldCipher, incident_id: str) -> dict[str, Any]:
     """An incident's stored state as the audit chain digests it."""
     incidents, tactics = table_of(models.Incident), table_of(models.IncidentTactic)
     row = session.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
@@ -498,4 +502,9 @@ def incident_state(session: Session, incident_id: str) -> dict[str, Any]:
     ).all()
     state = {key: _value(value) for key, value in row.items()}
     state["tactics"] = sorted(codes)
+    if row["narrative"] is not None:
+        narrative = cipher.decrypt(
+            row["narrative"], sealed_context("incidents", "narrative", incident_id)
+        )
+        state["narrative"] = cipher.digest(narrative)
     return state

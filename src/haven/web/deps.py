@@ -29,11 +29,17 @@ def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[S
         yield session
 
 
+def get_read_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+    """A read-only transaction, for requests that change nothing and record no read."""
+    with runtime.reading() as session:
+        yield session
+
+
 def get_cipher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> FieldCipher:
     return runtime.cipher()
 
 
-def get_reader(request: Request, session: Annotated[Session, Depends(get_session)]) -> Reader:
+def get_reader(request: Request, session: Annotated[Session, Depends(get_read_session)]) -> Reader:
     """The reader behind a bearer token, or the public when there is none."""
     header = request.headers.get("authorization")
     if header is None:
@@ -53,5 +59,6 @@ def get_reader(request: Request, session: Annotated[Session, Depends(get_session
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 CipherDep = Annotated[FieldCipher, Depends(get_cipher)]

@@ -16,7 +16,7 @@ from haven.registry.models import Incident
 from haven.registry.reads import IncidentFilter, IncidentView, get_incident, list_incidents
 from haven.registry.schemas import Identity, IncidentIn
 from haven.registry.writer import Actor, RegistryWriter
-from haven.web.deps import CipherDep, ReaderDep, SessionDep
+from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 WRITE_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
@@ -131,7 +131,10 @@ class IncidentQuery(BaseModel):
 
 @router.get("", summary="List incidents", response_model=IncidentPage)
 def list_(
-    session: SessionDep, reader: ReaderDep, query: Annotated[IncidentQuery, Query()]
+    session: ReadSessionDep,
+    cipher: CipherDep,
+    reader: ReaderDep,
+    query: Annotated[IncidentQuery, Query()],
 ) -> IncidentPage:
     filters = IncidentFilter(
         origin_state=query.origin.upper() if query.origin else None,
@@ -143,7 +146,7 @@ def list_(
         occurred_to=query.occurred_to,
     )
     views, next_cursor = list_incidents(
-        session, reader, filters, after=query.cursor, limit=query.limit
+        session, cipher, reader, filters, after=query.cursor, limit=query.limit
     )
     return IncidentPage(items=[_out(v, detail=False) for v in views], next_cursor=next_cursor)
 

@@ -170,7 +170,7 @@ def upgrade() -> None:  # noqa: PLR0915 (one statement per table)
         "incidents",
         sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("title", sa.String(length=300), nullable=False),
-        sa.Column("narrative", sa.Text(), nullable=False),
+        sa.Column("narrative", sa.LargeBinary(), nullable=True),
         sa.Column("narrative_language", sa.String(length=35), nullable=True),
         sa.Column("occurred_start", sa.Date(), nullable=False),
         sa.Column("occurred_end", sa.Date(), nullable=True),
