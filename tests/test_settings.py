@@ -49,11 +49,26 @@ def test_production_refuses_a_short_secret(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings()
 
 
-def test_production_with_a_real_secret_does_not_migrate_on_start(
-    monkeypatch: pytest.MonkeyPatch,
+def test_production_refuses_a_key_file_inside_the_data_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("HAVEN_MODE", "production")
     monkeypatch.setenv("HAVEN_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(ConfigurationError, match="HAVEN_KEY_FILE must be set"):
+        load_settings()
+    monkeypatch.setenv("HAVEN_KEY_FILE", str(tmp_path / "data" / "keys.json"))
+    with pytest.raises(ConfigurationError, match="outside HAVEN_DATA_DIR"):
+        load_settings()
+
+
+def test_production_with_a_real_secret_does_not_migrate_on_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HAVEN_MODE", "production")
+    monkeypatch.setenv("HAVEN_SECRET_KEY", "x" * 48)
+    monkeypatch.setenv("HAVEN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HAVEN_KEY_FILE", str(tmp_path / "secrets" / "keys.json"))
     settings = load_settings()
     assert settings.mode is Mode.PRODUCTION
     assert not settings.should_migrate_on_start

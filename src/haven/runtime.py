@@ -5,6 +5,7 @@ The CLI and the web application build one of these; services receive its session
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from haven.errors import KeyFileError
 from haven.settings import Settings
 
 KEYRING_META = "keyring_fingerprint"
+KEY_RELOAD_SECONDS = 1.0
 
 
 @dataclass
@@ -30,6 +32,8 @@ class Runtime:
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
     _cipher: FieldCipher | None = field(default=None, repr=False)
+    _stamp: int | None = field(default=None, repr=False)
+    _checked_at: float = field(default=0.0, repr=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -44,12 +48,24 @@ class Runtime:
             yield session
 
     def cipher(self) -> FieldCipher:
-        """The field cipher, from the key file, checked against the database it belongs to."""
-        if self._cipher is None:
-            keyring = load_keyring(self.settings.resolved_key_file)
+        """The field cipher, from the key file, checked against the database it belongs to.
+
+        The key file is looked at again every KEY_RELOAD_SECONDS, so a running service follows
+        a rotation: it decrypts values under the new key and encrypts with it."""
+        now = time.monotonic()
+        if self._cipher is not None and now - self._checked_at < KEY_RELOAD_SECONDS:
+            return self._cipher
+        path = self.settings.resolved_key_file
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            stamp = None  # load_keyring says what is wrong
+        if self._cipher is None or stamp != self._stamp:
+            keyring = load_keyring(path)
             with self.transaction() as session:
-                bind_keyring(session, keyring, str(self.settings.resolved_key_file))
-            self._cipher = FieldCipher(keyring)
+                bind_keyring(session, keyring, str(path))
+            self._cipher, self._stamp = FieldCipher(keyring), stamp
+        self._checked_at = now
         return self._cipher
 
     def close(self) -> None:

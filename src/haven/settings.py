@@ -58,6 +58,11 @@ class Settings(BaseSettings):
                     f"HAVEN_SECRET_KEY is shorter than {MINIMUM_SECRET_LENGTH} characters; "
                     "production needs a long random secret"
                 )
+            if self.key_file is None or _inside(self.key_file, self.data_dir):
+                raise ValueError(
+                    "HAVEN_KEY_FILE must be set in production, to a path outside HAVEN_DATA_DIR: "
+                    "a copy of the data directory must not carry the keys that open it"
+                )
         return self
 
     @property
@@ -75,6 +80,10 @@ class Settings(BaseSettings):
         if self.migrate_on_start is not None:
             return self.migrate_on_start
         return self.mode is Mode.DEVELOPMENT
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path.resolve().is_relative_to(directory.resolve())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -4,6 +4,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,13 @@ from haven.cli.main import app
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
 from haven.registry.models import Person
-from haven.registry.sealed import read_identity
-from haven.runtime import Runtime
+from haven.registry.sealed import (
+    SEALED_COLUMNS,
+    key_numbers_in_use,
+    read_identity,
+    reencrypt_batch,
+)
+from haven.runtime import KEY_RELOAD_SECONDS, Runtime
 from haven.settings import Settings
 
 Cli = Callable[..., Any]
@@ -181,3 +187,40 @@ def test_demo_summary_is_printed(cli: Cli) -> None:
     outcome = cli("demo", "--incidents", "3")
     assert outcome.code == 0
     assert "added 3 incidents" in outcome.out
+
+
+def test_an_interrupted_rotation_loses_nothing_and_a_rerun_finishes_it(
+    cli: Cli, runtime: Runtime, settings: Settings
+) -> None:
+    assert cli("demo", "--incidents", "6").code == 0
+    path = settings.resolved_key_file
+    # A rotation that stopped after its first batch: new key saved, most values still old.
+    interrupted = load_keyring(path).with_new_data_key()
+    save_keyring(interrupted, path, overwrite=True)
+    with runtime.transaction() as session:
+        reencrypt_batch(session, FieldCipher(interrupted), SEALED_COLUMNS[1], None, 2)
+    with runtime.reading() as session:
+        assert key_numbers_in_use(session, FieldCipher(interrupted)) == {1, 2}
+
+    rerun = cli("keys", "rotate", "--batch-size", "4", "--retire")
+
+    assert rerun.code == 0, rerun.err
+    assert "retired data keys: 1, 2" in rerun.out
+    final = FieldCipher(load_keyring(path))
+    assert set(final.keyring.data_keys) == {3}
+    with runtime.reading() as session:
+        assert key_numbers_in_use(session, final) == {3}
+        for person_id in session.scalars(select(Person.id)):
+            read_identity(session, final, person_id)
+    assert cli("audit", "verify").code == 0
+
+
+def test_a_running_service_follows_a_rotation(runtime: Runtime, settings: Settings) -> None:
+    before = runtime.cipher()
+    rotated = before.keyring.with_new_data_key()
+    save_keyring(rotated, settings.resolved_key_file, overwrite=True)
+    os.utime(settings.resolved_key_file, ns=(1, 1))  # a new modification time, whatever the clock
+    time.sleep(KEY_RELOAD_SECONDS + 0.1)
+    after = runtime.cipher()
+    assert after.keyring.active == 2
+    assert after.key_number(after.encrypt(b"x", "t"))[1] == 2

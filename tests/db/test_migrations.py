@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 import haven.models  # noqa: F401
 from haven.audit.models import AuditHead
@@ -41,3 +42,18 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(runtime: Runtime, dialect: st
     with runtime.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_every_closed_vocabulary_value_passes_the_database_check(runtime: Runtime) -> None:
+    """Alembic does not compare CHECK constraints, so a value added to an enum without a
+    migration would pass the comparison above and fail at the first insert."""
+    checked = 0
+    inspector = inspect(runtime.engine)
+    for table in Base.metadata.sorted_tables:
+        constraints = " ".join(c["sqltext"] for c in inspector.get_check_constraints(table.name))
+        for column in table.columns:
+            if isinstance(column.type, sa.Enum):
+                for value in column.type.enums:
+                    assert f"'{value}'" in constraints, (table.name, column.name, value)
+                    checked += 1
+    assert checked > 50

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from haven.domain.enums import DatePrecision, Tlp
 from haven.errors import ValidationFailed
@@ -294,3 +295,32 @@ def test_tabs_and_line_breaks_are_kept_in_a_narrative() -> None:
     narrative = "First call.\nSecond call:\tthreats.\r\nThird call."
 
     assert parse(IncidentIn, _incident(narrative=narrative)).narrative == narrative
+
+
+@pytest.mark.parametrize(
+    ("occurred", "message"),
+    [
+        ({"start": "2023-05-17", "precision": "month"}, "a month is given by its first day"),
+        ({"start": "2023-05-01", "precision": "year"}, "a year is given by 1 January"),
+    ],
+)
+def test_a_coarse_date_must_be_given_by_its_first_day(
+    occurred: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValidationFailed, match=message):
+        parse(IncidentIn, _incident(occurred=occurred))
+
+
+def test_coarse_dates_given_by_their_first_day_are_accepted() -> None:
+    month = parse(IncidentIn, _incident(occurred={"start": "2023-05-01", "precision": "month"}))
+    year = parse(IncidentIn, _incident(occurred={"start": "2023-01-01", "precision": "year"}))
+    assert (month.occurred.start.day, year.occurred.start.month) == (1, 1)
+
+
+def test_a_validation_error_never_quotes_its_input() -> None:
+    # A traceback prints the whole pydantic error; it must not carry a name into a log.
+    data = {"identity": {"names": [{"value": "Ayşe Özdemir", "script": "Latin"}]}}
+    with pytest.raises(ValidationError) as caught:
+        PersonIn.model_validate(data)
+    assert "string_too_long" in repr(caught.value.errors(include_input=False))
+    assert "Ayşe" not in str(caught.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -21,8 +22,8 @@ from haven.db.migrate import current_revision, head_revision, upgrade
 from haven.demo.generator import fill
 from haven.errors import AuditChainBroken, HavenError
 from haven.registry.models import Incident
-from haven.registry.sealed import SEALED_COLUMNS, key_numbers_in_use, reencrypt_batch
-from haven.runtime import Runtime, open_runtime
+from haven.registry.sealed import key_numbers_in_use, reencrypt_all
+from haven.runtime import KEY_RELOAD_SECONDS, Runtime, open_runtime
 from haven.settings import load_settings
 from haven.web.app import create_app
 
@@ -122,42 +123,36 @@ def keys_rotate(
     ] = False,
 ) -> None:
     """Add a new data key, re-encrypt every identifying field with it in batches, and optionally
-    retire the old keys. Safe to interrupt and run again."""
+    retire the old keys. Safe to interrupt: old keys stay until --retire finds them unused."""
     with _runtime() as runtime:
-        old = runtime.cipher().keyring
         path = runtime.settings.resolved_key_file
-        keyring = old.with_new_data_key()
+        keyring = runtime.cipher().keyring.with_new_data_key()
         save_keyring(keyring, path, overwrite=True)
+        saved_at = time.monotonic()
+        out.print(f"added data key {keyring.active} to {path}: back this key file up now")
         cipher = FieldCipher(keyring)
-        changed = 0
-        for spec in SEALED_COLUMNS:
-            after: str | None = None
-            while True:
-                with runtime.transaction() as session:
-                    after, _, count = reencrypt_batch(session, cipher, spec, after, batch_size)
-                changed += count
-                if after is None:
-                    break
+        changed = reencrypt_all(runtime.transaction, cipher, batch_size)
         with runtime.transaction() as session:
-            append(
-                session,
-                [
-                    Change(
-                        "cli:keys-rotate",
-                        "rotate",
-                        "keyring",
-                        keyring.fingerprint,
-                        after=str(keyring.active),
-                    )
-                ],
+            change = Change(
+                "cli:keys-rotate",
+                "rotate",
+                "keyring",
+                keyring.fingerprint,
+                after=str(keyring.active),
             )
+            append(session, [change])
         out.print(f"data key {keyring.active} is active; re-encrypted {changed} values")
-        if retire:
-            with runtime.transaction() as session:
-                in_use = key_numbers_in_use(session, cipher)
-            retired = set(keyring.data_keys) - in_use - {keyring.active}
-            save_keyring(keyring.without_data_keys(retired), path, overwrite=True)
-            out.print(f"retired data keys: {', '.join(map(str, sorted(retired))) or 'none'}")
+        if not retire:
+            return
+        # Running Haven processes switch to a changed key file within KEY_RELOAD_SECONDS; once
+        # they have, a second pass catches what they wrote under the old key meanwhile.
+        time.sleep(max(0.0, 2 * KEY_RELOAD_SECONDS - (time.monotonic() - saved_at)))
+        reencrypt_all(runtime.transaction, cipher, batch_size)
+        with runtime.reading() as session:
+            in_use = key_numbers_in_use(session, cipher)
+        retired = set(keyring.data_keys) - in_use - {keyring.active}
+        save_keyring(keyring.without_data_keys(retired), path, overwrite=True)
+        out.print(f"retired data keys: {', '.join(map(str, sorted(retired))) or 'none'}")
 
 
 @audit_app.command("verify")

@@ -90,7 +90,8 @@ class Strict(BaseModel):
 
 
 class Occurred(Strict):
-    """When it happened, as precisely as known. A month is given by its first day."""
+    """When it happened, as precisely as known: a month is given by its first day, a year by
+    1 January, so that records of the same month or year compare equal."""
 
     start: date
     end: date | None = None
@@ -105,6 +106,10 @@ class Occurred(Strict):
                 raise ValueError("the range ends before it starts")
         elif self.end is not None:
             raise ValueError("only a range has an end date")
+        if self.precision is DatePrecision.MONTH and self.start.day != 1:
+            raise ValueError("a month is given by its first day")
+        if self.precision is DatePrecision.YEAR and (self.start.month, self.start.day) != (1, 1):
+            raise ValueError("a year is given by 1 January")
         return self
 
 

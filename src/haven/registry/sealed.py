@@ -3,10 +3,13 @@ looked up and re-encrypted under a new key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import Column, LargeBinary, MetaData, Table, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from haven.crypto.fields import FieldCipher
@@ -100,12 +103,35 @@ def reencrypt_batch(
             continue
         fresh = cipher.reencrypt(ciphertext, sealed_context(spec.table, spec.column, record_id))
         if fresh is not None:
-            session.execute(
-                update(table).where(key_column == record_id).values({spec.column: fresh})
+            # Only if nobody changed the value since it was read: a concurrent edit wins and
+            # is picked up by the next pass instead of being overwritten with old content.
+            result = session.execute(
+                update(table)
+                .where(key_column == record_id, value_column == ciphertext)
+                .values({spec.column: fresh})
             )
-            changed += 1
+            changed += cast(CursorResult[Any], result).rowcount
     last = rows[-1][0] if len(rows) == limit else None
     return last, len(rows), changed
+
+
+def reencrypt_all(
+    transaction: Callable[[], AbstractContextManager[Session]],
+    cipher: FieldCipher,
+    batch_size: int,
+) -> int:
+    """Re-encrypt every sealed column under the active key, one transaction per batch (each
+    from ``transaction``), so a long rotation can stop and resume without losing work."""
+    changed = 0
+    for spec in SEALED_COLUMNS:
+        after: str | None = None
+        while True:
+            with transaction() as session:
+                after, _, count = reencrypt_batch(session, cipher, spec, after, batch_size)
+            changed += count
+            if after is None:
+                break
+    return changed
 
 
 def key_numbers_in_use(session: Session, cipher: FieldCipher) -> set[int]:
