@@ -82,10 +82,6 @@ def read_only(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
-def is_sqlite(bind: Engine | Connection) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
 def configure_engine(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return

@@ -313,12 +313,14 @@ class RegistryWriter:
         return self._maybe_flush(link_id)
 
     def link_instrument(self, incident_id: str, instrument_id: str) -> None:
+        self._require(models.LegalInstrument, instrument_id)
         self._link_pair(
-            models.IncidentInstrument, models.LegalInstrument, incident_id, instrument_id
+            models.IncidentInstrument, INSTRUMENT_LINK_COLUMNS, incident_id, instrument_id
         )
 
     def link_evidence(self, incident_id: str, evidence_id: str) -> None:
-        self._link_pair(models.IncidentEvidence, models.Evidence, incident_id, evidence_id)
+        self._require(models.Evidence, evidence_id)
+        self._link_pair(models.IncidentEvidence, EVIDENCE_LINK_COLUMNS, incident_id, evidence_id)
 
     # -- changes to existing records -------------------------------------------------------
 
@@ -363,7 +365,11 @@ class RegistryWriter:
         columns: tuple[str, ...],
         state: dict[str, Any],
         extra: dict[str, Any] | None = None,
+        *,
+        entity_id: str | None = None,
     ) -> None:
+        """Buffer a new row and its audit entry. Records carry an ``id``; a link without one
+        is named by ``entity_id``."""
         table_name = table_of(model).name
         digest_state = {**state, **extra} if extra else state
         row = list(map(state.__getitem__, columns))
@@ -371,13 +377,15 @@ class RegistryWriter:
             row[index] = encode_json(row[index])
         self._rows[model].append(row)
         self._buffered += 1
-        self._added.add(state["id"])
+        if entity_id is None:
+            entity_id = state["id"]
+            self._added.add(entity_id)
         self._changes.append(
             Change(
                 actor=self.actor.name,
                 action="create",
                 entity=table_name,
-                entity_id=state["id"],
+                entity_id=entity_id,
                 after=record_digest(self.cipher, table_name, digest_state),
                 surface=self.actor.surface,
             )
@@ -403,35 +411,13 @@ class RegistryWriter:
         )
 
     def _link_pair(
-        self,
-        link: type[Base],
-        target: type[Base],
-        incident_id: str,
-        target_id: str,
+        self, link: type[Base], columns: tuple[str, ...], incident_id: str, target_id: str
     ) -> None:
+        """An incident's link to an instrument or a piece of evidence (columns: incident,
+        target, provenance)."""
         self._require(models.Incident, incident_id)
-        self._require(target, target_id)
-        columns = (
-            INSTRUMENT_LINK_COLUMNS if link is models.IncidentInstrument else EVIDENCE_LINK_COLUMNS
-        )
-        state = {
-            "incident_id": incident_id,
-            columns[1]: target_id,
-            **self._provenance(self._now),
-        }
-        table_name = table_of(link).name
-        self._rows[link].append(tuple(state[c] for c in columns))
-        self._buffered += 1
-        self._changes.append(
-            Change(
-                actor=self.actor.name,
-                action="create",
-                entity=table_name,
-                entity_id=f"{incident_id}/{target_id}",
-                after=record_digest(self.cipher, table_name, state),
-                surface=self.actor.surface,
-            )
-        )
+        state = {"incident_id": incident_id, columns[1]: target_id, **self._provenance(self._now)}
+        self._record(link, columns, state, entity_id=f"{incident_id}/{target_id}")
         self._maybe_flush(incident_id)
 
     def _incident_values(self, incident_id: str, data: IncidentIn) -> dict[str, Any]:
