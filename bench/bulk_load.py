@@ -43,6 +43,7 @@ from haven.db.values import new_id, utcnow
 from haven.demo.generator import IncidentFactory
 from haven.registry.contributors import SYSTEM_CONTRIBUTOR_ID
 from haven.registry.schemas import IncidentIn, parse
+from haven.registry.sealed import sealed_context
 from haven.registry.writer import INCIDENT_COLUMNS, Actor, RegistryWriter
 from haven.runtime import bind_keyring
 
@@ -121,7 +122,9 @@ class Target:
                 Path(database + suffix).unlink(missing_ok=True)
 
 
-def baseline_rows(inputs: list[dict[str, Any]], contributor: str, sqlite: bool) -> Rows:
+def baseline_rows(
+    inputs: list[dict[str, Any]], contributor: str, cipher: FieldCipher, sqlite: bool
+) -> Rows:
     """The rows Haven writes, built ahead of time so only the database work is timed."""
     now = utcnow()
     stamp: Callable[[Any], Any] = sqlite_timestamp if sqlite else (lambda value: value)
@@ -136,7 +139,9 @@ def baseline_rows(inputs: list[dict[str, Any]], contributor: str, sqlite: bool) 
         state = {
             "id": incident_id,
             "title": model.title,
-            "narrative": model.narrative,
+            "narrative": cipher.encrypt(
+                model.narrative.encode(), sealed_context("incidents", "narrative", incident_id)
+            ),
             "narrative_language": model.narrative_language,
             "occurred_start": day(model.occurred.start),
             "occurred_end": day(model.occurred.end),
@@ -252,7 +257,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
         for kind in kinds:
             target = Target(kind, args.pg_url, Path(workdir))
-            rows = baseline_rows(inputs, target.contributor, kind == "sqlite")
+            rows = baseline_rows(
+                inputs, target.contributor, FieldCipher(target.keyring), kind == "sqlite"
+            )
             print(
                 f"\n{kind}: {args.incidents:,} incidents = {rows.total:,} rows per run", flush=True
             )
