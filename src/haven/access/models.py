@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from haven.db.base import Base
@@ -30,6 +30,8 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     system_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The last time step a code was accepted for: a code is good once, never replayed.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -125,3 +127,31 @@ class ConsentEvent(Base):
     granted: Mapped[bool] = mapped_column(Boolean)
     recorded_by: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random secret; the database only its SHA-256, so
+    a copy of the database signs nobody in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(Guid, primary_key=True, default=new_id)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(Guid, ForeignKey("users.id"), index=True)
+    # False until the second factor was given (or enrolled, for a user who must have one).
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the second factor when the device is lost."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[str] = mapped_column(Guid, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(Guid, ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

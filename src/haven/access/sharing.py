@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from haven.access.models import RecordRecipient, RecordShare, User
 from haven.access.policy import Reader
-from haven.errors import ValidationFailed
+from haven.db.base import Base
+from haven.errors import Forbidden, ValidationFailed
 
 
 def share_record(
@@ -23,6 +24,13 @@ def share_record(
 ) -> None:
     """Share a record the reader's organisation contributed. Only groups the organisation
     belongs to can be named; the author of a record is always one of its recipients."""
+    contributor = session.scalar(
+        select(table_of_entity(entity).c.contributor_id).where(
+            table_of_entity(entity).c.id == record_id
+        )
+    )
+    if contributor is None or contributor != reader.organisation_id:
+        raise Forbidden("only the organisation that contributed a record shares it")
     wanted_groups = sorted(set(groups))
     foreign = set(wanted_groups) - reader.groups
     if foreign:
@@ -41,3 +49,11 @@ def share_record(
             insert(RecordRecipient),
             [{"entity": entity, "record_id": record_id, "user_id": u} for u in wanted_recipients],
         )
+
+
+def table_of_entity(entity: str) -> Table:
+    """The labelled table a shared record lives in."""
+    table = Base.metadata.tables.get(entity)
+    if table is None or "contributor_id" not in table.c:
+        raise ValidationFailed(f"records of {entity!r} are not shared")
+    return table

@@ -22,6 +22,7 @@ from haven.access.accounts import (
     login_index,
 )
 from haven.access.models import User
+from haven.access.signin import reset_second_factor
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.errors import NotFound
@@ -109,6 +110,20 @@ def users_create(
     out.print(f"created user {user_id} in {org.name}")
     if not password_stdin:
         out.print(f"password (shown once): {password}")
+
+
+@users_app.command("reset-2fa")
+def users_reset_2fa(
+    login: Annotated[str, typer.Argument(help="The user's login.")],
+) -> None:
+    """Remove a user's second factor and end their sessions; they set it up again at their
+    next sign-in. For a lost device, after checking who is asking."""
+    with open_runtime(load_settings()) as runtime:
+        cipher = runtime.cipher()
+        with runtime.transaction() as session:
+            user = _user(session, cipher, login)
+            reset_second_factor(session, user, actor=ACTOR)
+    out.print("second factor removed; it is set up again at the next sign-in")
 
 
 @tokens_app.command("create")

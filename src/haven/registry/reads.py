@@ -15,10 +15,9 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.errors import NotFound
 from haven.registry.models import Incident, IncidentPerson, IncidentTactic, Person
+from haven.registry.paging import check_cursor, page_size, require_record_id
 from haven.registry.schemas import Identity
 from haven.registry.sealed import read_identity, sealed_context
-
-MAX_PAGE = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +85,8 @@ def list_incidents(
 ) -> tuple[list[IncidentView], str | None]:
     """A page of incidents the reader may see, newest first; returns the page and the cursor of
     the next page (None on the last)."""
-    limit = max(1, min(limit, MAX_PAGE))
+    limit = page_size(limit)
+    check_cursor(after)
     query = select(Incident).where(visible(reader, Incident), *_conditions(filters))
     if after is not None:
         query = query.where(Incident.id < after)
@@ -103,6 +103,7 @@ def get_incident(
 ) -> IncidentView:
     """One incident with the people linked to it, as far as the reader may see them. A record
     the reader may not see is reported exactly like one that does not exist."""
+    require_record_id(incident_id, "no such incident")
     incident = session.scalar(
         select(Incident).where(Incident.id == incident_id, visible(reader, Incident))
     )

@@ -6,6 +6,7 @@ demo data, CLI), and a failure becomes one :class:`~haven.errors.ValidationFaile
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
@@ -230,9 +231,14 @@ def parse_json(model: type[Model], data: str | bytes) -> Model:
 
 
 def describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
+    return describe_errors(exc.errors(include_input=False))
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """The first error as "field: what is wrong", never with the rejected value."""
+    first = errors[0]
     where = ".".join(str(part) for part in first["loc"]) or "input"
-    message = first["msg"].removeprefix("Value error, ")
-    more = exc.error_count() - 1
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = len(errors) - 1
     suffix = f" (and {more} more)" if more else ""
     return f"{where}: {message}{suffix}"

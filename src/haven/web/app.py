@@ -9,18 +9,23 @@ from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
 
 from haven import __version__
 from haven.db.engine import database_error
-from haven.errors import HavenError
+from haven.errors import HavenError, ValidationFailed
+from haven.registry.schemas import describe_errors
 from haven.runtime import Runtime
 from haven.web.api.incidents import router as incidents_router
+from haven.web.api.organisations import router as organisations_router
+from haven.web.api.people import router as people_router
 from haven.web.health import router as health_router
-
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+from haven.web.pages import RedirectTo
+from haven.web.pages import router as pages_router
+from haven.web.templating import TEMPLATES
 
 # Nothing is loaded from another host; pages work without JavaScript.
 SECURITY_HEADERS = {
@@ -55,21 +60,30 @@ def create_app(runtime: Runtime) -> FastAPI:
         return response
 
     @app.exception_handler(HavenError)
-    async def haven_error(_request: Request, exc: HavenError) -> JSONResponse:
-        body: dict[str, Any] = {"error": exc.message}
-        if exc.hint:
-            body["hint"] = exc.hint
-        return JSONResponse(body, status_code=exc.status)
+    async def haven_error(request: Request, exc: HavenError) -> Response:
+        return _error_response(request, exc)
 
     @app.exception_handler(sqlite3.Error)
     @app.exception_handler(psycopg.Error)
     @app.exception_handler(DBAPIError)
-    async def database_failure(_request: Request, exc: Exception) -> JSONResponse:
-        error = database_error(exc)
-        return JSONResponse({"error": error.message}, status_code=error.status)
+    async def database_failure(request: Request, exc: Exception) -> Response:
+        return _error_response(request, database_error(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's own answer repeats the rejected input: a name, a date of birth.
+        return _error_response(request, ValidationFailed(describe_errors(exc.errors())))
+
+    @app.exception_handler(RedirectTo)
+    async def redirect(_request: Request, exc: RedirectTo) -> Response:
+        return RedirectResponse(exc.location, status_code=303)
 
     app.include_router(health_router)
     app.include_router(incidents_router)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(people_router)
+    app.include_router(organisations_router)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
@@ -93,3 +107,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     return app
+
+
+def _error_response(request: Request, error: HavenError) -> Response:
+    """JSON for the API, a page for a browser; the same words either way."""
+    if request.url.path.startswith("/api/"):
+        body: dict[str, Any] = {"error": error.message}
+        if error.hint:
+            body["hint"] = error.hint
+        return JSONResponse(body, status_code=error.status)
+    context = {"message": error.message, "hint": error.hint, "version": __version__}
+    return TEMPLATES.TemplateResponse(request, "error.html", context, status_code=error.status)

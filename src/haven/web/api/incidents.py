@@ -8,18 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from haven.access.policy import Reader
 from haven.access.sharing import share_record
-from haven.domain.enums import IncidentStatus, Role, Tlp
-from haven.errors import Forbidden
+from haven.domain.enums import IncidentStatus, Tlp
 from haven.registry.models import Incident
 from haven.registry.reads import IncidentFilter, IncidentView, get_incident, list_incidents
 from haven.registry.schemas import Identity, IncidentIn
-from haven.registry.writer import Actor, RegistryWriter
+from haven.registry.writer import RegistryWriter
+from haven.web.api.authoring import Created, author
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-WRITE_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
 
 
 class OccurredOut(BaseModel):
@@ -73,10 +71,6 @@ class IncidentCreate(IncidentIn):
     )
 
 
-class Created(BaseModel):
-    id: str
-
-
 def _out(view: IncidentView, *, detail: bool) -> IncidentOut:
     row: Incident = view.incident
     return IncidentOut(
@@ -104,15 +98,6 @@ def _out(view: IncidentView, *, detail: bool) -> IncidentOut:
 
 def vars_of(person: object) -> dict[str, object]:
     return {name: getattr(person, name) for name in PersonOut.model_fields}
-
-
-def _author(reader: Reader) -> Actor:
-    """The writing actor, once the reader is shown to be allowed to write."""
-    if reader.organisation_id is None or not reader.roles & WRITE_ROLES:
-        raise Forbidden("only caseworkers and coordinators write records")
-    if "write" not in reader.scopes:
-        raise Forbidden("this API token may only read")
-    return Actor(reader.organisation_id, reader.actor, reader.surface)
 
 
 class IncidentQuery(BaseModel):
@@ -171,7 +156,7 @@ def create(
     reader: ReaderDep,
     response: Response,
 ) -> Created:
-    writer = RegistryWriter(session, cipher, _author(reader))
+    writer = RegistryWriter(session, cipher, author(reader))
     incident_id = writer.add_incident(
         IncidentIn.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
     )

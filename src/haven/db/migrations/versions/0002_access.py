@@ -1,8 +1,8 @@
-"""Access: users, API tokens, sharing groups, record shares and consent
+"""Access: users, sessions, recovery codes, API tokens, sharing groups, record shares, consent
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 18:14:45.440352
+Create Date: 2026-11-29 18:27:01.093905
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ def upgrade() -> None:
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("system_admin", sa.Boolean(), nullable=False),
         sa.Column("totp_secret", sa.LargeBinary(), nullable=True),
+        sa.Column(
+            "totp_last_step", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
         sa.Column("failed_sign_ins", sa.Integer(), nullable=False),
         sa.Column("locked_until", haven.db.dialect.UtcDateTime(timezone=True), nullable=True),
         sa.Column("disabled_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=True),
@@ -147,6 +150,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_record_shares_group", ["group_id", "entity"], unique=False)
 
     op.create_table(
+        "recovery_codes",
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("user_id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("used_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
+    )
+    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_recovery_codes_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "sharing_group_members",
         sa.Column("group_id", haven.db.dialect.Guid(length=36), nullable=False),
         sa.Column("organisation_id", haven.db.dialect.Guid(length=36), nullable=False),
@@ -172,12 +189,39 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", haven.db.dialect.Guid(length=36), nullable=False),
+        sa.Column("verified", sa.Boolean(), nullable=False),
+        sa.Column("created_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", haven.db.dialect.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_web_sessions_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("secret_hash", name=op.f("uq_web_sessions_secret_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
+
+    op.drop_table("web_sessions")
     with op.batch_alter_table("sharing_group_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sharing_group_members_organisation_id"))
 
     op.drop_table("sharing_group_members")
+    with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_recovery_codes_user_id"))
+
+    op.drop_table("recovery_codes")
     with op.batch_alter_table("record_shares", schema=None) as batch_op:
         batch_op.drop_index("ix_record_shares_group")
 

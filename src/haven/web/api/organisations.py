@@ -1,0 +1,103 @@
+"""/api/v1/organisations: the registry's actors (state agencies, proxies, companies, vendors...):
+list, detail and create, every read through the policy gate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from haven.domain.enums import OrganisationKind, Tlp
+from haven.registry.actors import OrganisationFilter, get_organisation, list_organisations
+from haven.registry.models import Organisation
+from haven.registry.schemas import OrganisationIn
+from haven.registry.writer import RegistryWriter
+from haven.web.api.authoring import Created, Sharing, author, share_new
+from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"])
+
+
+class OrganisationRecord(BaseModel):
+    id: str
+    name: str
+    kind: str
+    country: str | None
+    aliases: list[str]
+    tlp: str
+    contributor_id: str
+
+
+class OrganisationPage(BaseModel):
+    items: list[OrganisationRecord]
+    next_cursor: str | None
+
+
+class OrganisationCreate(OrganisationIn, Sharing):
+    pass
+
+
+class OrganisationQuery(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    kind: OrganisationKind | None = None
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2.")
+    label: Tlp | None = Field(default=None, description="TLP label.")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+def _out(row: Organisation) -> OrganisationRecord:
+    return OrganisationRecord(
+        id=row.id,
+        name=row.name,
+        kind=row.kind.value,
+        country=row.country,
+        aliases=row.aliases,
+        tlp=row.tlp.value,
+        contributor_id=row.contributor_id,
+    )
+
+
+@router.get("", summary="List organisations", response_model=OrganisationPage)
+def list_(
+    session: ReadSessionDep, reader: ReaderDep, query: Annotated[OrganisationQuery, Query()]
+) -> OrganisationPage:
+    filters = OrganisationFilter(
+        kind=query.kind,
+        country=query.country.upper() if query.country else None,
+        tlp=query.label,
+    )
+    rows, next_cursor = list_organisations(
+        session, reader, filters, after=query.cursor, limit=query.limit
+    )
+    return OrganisationPage(items=[_out(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{organisation_id}",
+    summary="One organisation",
+    response_model=OrganisationRecord,
+    responses={404: {"description": "No such organisation, or not one this reader may see."}},
+)
+def detail(organisation_id: str, session: ReadSessionDep, reader: ReaderDep) -> OrganisationRecord:
+    return _out(get_organisation(session, reader, organisation_id))
+
+
+@router.post("", summary="Create an organisation", status_code=201, response_model=Created)
+def create(
+    data: OrganisationCreate,
+    session: SessionDep,
+    cipher: CipherDep,
+    reader: ReaderDep,
+    response: Response,
+) -> Created:
+    writer = RegistryWriter(session, cipher, author(reader))
+    organisation_id = writer.add_organisation(
+        OrganisationIn.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
+    )
+    writer.flush()
+    share_new(session, reader, "organisations", organisation_id, data)
+    response.headers["Location"] = f"/api/v1/organisations/{organisation_id}"
+    return Created(id=organisation_id)

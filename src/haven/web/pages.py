@@ -1,0 +1,340 @@
+"""Server-rendered pages: sign-in with the second factor, the incident list, the account page
+and the organisation administrator's user page. Every page works without JavaScript."""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from typing import Annotated
+
+import pyotp
+import segno
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, Signer
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from haven.access.accounts import reader_for
+from haven.access.models import ApiToken, User, WebSession
+from haven.access.policy import Reader
+from haven.access.signin import (
+    ISSUER,
+    Next,
+    SignInRefused,
+    begin_enrolment,
+    find_session,
+    finish_enrolment,
+    needs_second_factor,
+    revoke_sessions,
+    sign_in,
+    touch,
+    verify_second_factor,
+)
+from haven.crypto.fields import FieldCipher
+from haven.domain.countries import country_name
+from haven.domain.enums import Role
+from haven.errors import Forbidden
+from haven.registry.reads import IncidentFilter, list_incidents
+from haven.runtime import Runtime
+from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime, get_session
+from haven.web.security import (
+    anonymous_csrf,
+    check_anonymous_csrf,
+    check_session_csrf,
+    clear_session_cookie,
+    session_csrf,
+    session_secret,
+    set_session_cookie,
+)
+from haven.web.templating import TEMPLATES
+
+router = APIRouter(include_in_schema=False)
+
+
+class RedirectTo(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class SignInForm(BaseModel):
+    login: str = Field(max_length=320)
+    password: str = Field(max_length=1000)
+    csrf: str = ""
+
+
+class CodeForm(BaseModel):
+    code: str = Field(max_length=40)
+    csrf: str = ""
+
+
+class EnrolForm(CodeForm):
+    seed: str = Field(max_length=200)
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """A signed-in browser: its session, user, reader and login."""
+
+    web: WebSession
+    user: User
+    reader: Reader
+    login: str
+    csrf: str
+
+
+def _pending(
+    request: Request, session: Session, runtime: Runtime
+) -> tuple[WebSession, User] | None:
+    secret = session_secret(request, runtime.settings)
+    web = find_session(session, secret) if secret else None
+    user = session.get(User, web.user_id) if web else None
+    if web is None or user is None or user.disabled_at is not None:
+        return None
+    return web, user
+
+
+def get_visitor(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    cipher: Annotated[FieldCipher, Depends(get_cipher)],
+) -> Visitor:
+    """The signed-in visitor; anyone else is sent to sign in, or to finish the second factor."""
+    found = _pending(request, session, runtime)
+    if found is None:
+        raise RedirectTo("/sign-in")
+    web, user = found
+    if not web.verified:
+        raise RedirectTo("/sign-in/second-factor" if user.totp_secret else "/account/second-factor")
+    touch(web)
+    login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
+    reader = reader_for(session, user, surface="web")
+    return Visitor(web, user, reader, login, session_csrf(runtime.settings, web.id))
+
+
+VisitorDep = Annotated[Visitor, Depends(get_visitor)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return _page_with_csrf(request, "sign_in.html", runtime)
+
+
+def _page_with_csrf(
+    request: Request, name: str, runtime: Runtime, status: int = 200, **context: object
+) -> HTMLResponse:
+    holder = Response()
+    token = anonymous_csrf(request, holder, runtime.settings)
+    response = _page(request, name, status, csrf=token, **context)
+    for header, value in holder.raw_headers:
+        if header == b"set-cookie":
+            response.raw_headers.append((header, value))
+    return response
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in_submit(
+    request: Request,
+    session: SessionDep,
+    cipher: CipherDep,
+    runtime: RuntimeDep,
+    form: Annotated[SignInForm, Form()],
+) -> Response:
+    check_anonymous_csrf(request, runtime.settings, form.csrf)
+    outcome = sign_in(session, cipher, form.login, form.password)
+    if isinstance(outcome, SignInRefused):
+        return _page_with_csrf(
+            request, "sign_in.html", runtime, 401, error=outcome.one_line(), login=form.login
+        )
+    target = {
+        Next.DONE: "/incidents",
+        Next.SECOND_FACTOR: "/sign-in/second-factor",
+        Next.ENROL: "/account/second-factor",
+    }[outcome.next]
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, runtime.settings, outcome.secret)
+    return response
+
+
+def _pending_or_sign_in(
+    request: Request, session: Session, runtime: Runtime
+) -> tuple[WebSession, User]:
+    found = _pending(request, session, runtime)
+    if found is None:
+        raise RedirectTo("/sign-in")
+    return found
+
+
+@router.get("/sign-in/second-factor", response_class=HTMLResponse)
+def second_factor_form(request: Request, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
+    web, _ = _pending_or_sign_in(request, session, runtime)
+    return _page(request, "second_factor.html", csrf=session_csrf(runtime.settings, web.id))
+
+
+@router.post("/sign-in/second-factor", response_class=HTMLResponse)
+def second_factor_submit(
+    request: Request,
+    session: SessionDep,
+    cipher: CipherDep,
+    runtime: RuntimeDep,
+    form: Annotated[CodeForm, Form()],
+) -> Response:
+    web, _ = _pending_or_sign_in(request, session, runtime)
+    check_session_csrf(runtime.settings, web.id, form.csrf)
+    refusal = verify_second_factor(session, cipher, web, form.code)
+    if refusal is not None:
+        token = session_csrf(runtime.settings, web.id)
+        return _page(request, "second_factor.html", 401, csrf=token, error=refusal.one_line())
+    return RedirectResponse("/incidents", status_code=303)
+
+
+def _seed_signer(runtime: Runtime) -> Signer:
+    return Signer(runtime.settings.secret_key, salt="haven totp enrolment")
+
+
+def _qr_data_uri(uri: str) -> str:
+    buffer = io.BytesIO()
+    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _enrol_page(
+    request: Request, runtime: Runtime, web: WebSession, login: str, seed: str, **context: object
+) -> HTMLResponse:
+    uri = pyotp.TOTP(seed).provisioning_uri(name=login, issuer_name=ISSUER)
+    return _page(
+        request,
+        "enrol.html",
+        int(str(context.pop("status", 200))),
+        csrf=session_csrf(runtime.settings, web.id),
+        qr=_qr_data_uri(uri),
+        seed=seed,
+        signed_seed=_seed_signer(runtime).sign(seed).decode(),
+        **context,
+    )
+
+
+@router.get("/account/second-factor", response_class=HTMLResponse)
+def enrol_form(
+    request: Request, session: SessionDep, cipher: CipherDep, runtime: RuntimeDep
+) -> HTMLResponse:
+    web, user = _pending_or_sign_in(request, session, runtime)
+    login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
+    return _enrol_page(request, runtime, web, login, begin_enrolment(login).seed)
+
+
+@router.post("/account/second-factor", response_class=HTMLResponse)
+def enrol_submit(
+    request: Request,
+    session: SessionDep,
+    cipher: CipherDep,
+    runtime: RuntimeDep,
+    form: Annotated[EnrolForm, Form()],
+) -> Response:
+    web, user = _pending_or_sign_in(request, session, runtime)
+    check_session_csrf(runtime.settings, web.id, form.csrf)
+    try:
+        plain_seed = _seed_signer(runtime).unsign(form.seed).decode()
+    except BadSignature:
+        raise RedirectTo("/account/second-factor") from None
+    try:
+        codes = finish_enrolment(session, cipher, web, plain_seed, form.code)
+    except SignInRefused as refusal:
+        login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
+        return _enrol_page(
+            request, runtime, web, login, plain_seed, status=401, error=refusal.one_line()
+        )
+    return _page(request, "recovery_codes.html", codes=codes)
+
+
+@router.post("/sign-out")
+def sign_out(
+    visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    if csrf != visitor.csrf:
+        raise Forbidden("this form has expired or did not come from Haven")
+    revoke_sessions(session, visitor.user.id, actor=visitor.reader.actor, only=visitor.web.id)
+    response = RedirectResponse("/sign-in", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+def incidents_page(
+    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
+) -> HTMLResponse:
+    views, _ = list_incidents(session, cipher, visitor.reader, IncidentFilter(), limit=50)
+    return _page(
+        request,
+        "incidents.html",
+        visitor=visitor,
+        incidents=views,
+        country=country_name,
+        may_read_records=visitor.reader.reads_records,
+    )
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
+    sessions = session.scalars(
+        select(WebSession)
+        .where(WebSession.user_id == visitor.user.id, WebSession.revoked_at.is_(None))
+        .order_by(WebSession.created_at.desc())
+    ).all()
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == visitor.user.id).order_by(ApiToken.created_at)
+    ).all()
+    return _page(request, "account.html", visitor=visitor, sessions=sessions, tokens=tokens)
+
+
+@router.post("/account/sessions/{session_id}/revoke")
+def revoke_own_session(
+    session_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    if csrf != visitor.csrf:
+        raise Forbidden("this form has expired or did not come from Haven")
+    revoke_sessions(session, visitor.user.id, actor=visitor.reader.actor, only=session_id)
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(
+    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
+) -> HTMLResponse:
+    _administrator(visitor)
+    users = session.scalars(
+        select(User).where(User.organisation_id == visitor.user.organisation_id)
+    ).all()
+    rows = [
+        (u, cipher.decrypt(u.login, f"users.login:{u.id}").decode(), needs_second_factor(u))
+        for u in users
+    ]
+    return _page(request, "users.html", visitor=visitor, rows=rows)
+
+
+@router.post("/admin/users/{user_id}/revoke-sessions")
+def revoke_user_sessions(
+    user_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    _administrator(visitor)
+    if csrf != visitor.csrf:
+        raise Forbidden("this form has expired or did not come from Haven")
+    target = session.get(User, user_id)
+    if target is None or target.organisation_id != visitor.user.organisation_id:
+        raise Forbidden("you administer the users of your own organisation only")
+    revoke_sessions(session, user_id, actor=visitor.reader.actor)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+def _administrator(visitor: Visitor) -> None:
+    if Role.ADMINISTRATOR not in visitor.reader.roles and not visitor.user.system_admin:
+        raise Forbidden("this page is for your organisation's administrators")

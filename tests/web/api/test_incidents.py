@@ -1,0 +1,71 @@
+"""/api/v1/incidents: creation, bad input and ids, and sharing rules at the door."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from haven.domain.enums import Role
+
+INCIDENT = {
+    "title": "Threats to the family of an exiled journalist",
+    "narrative": "Gulnara Yusupova was told her brother would be arrested.",
+    "occurred": {"start": "2024-02-01", "precision": "month"},
+    "origin_state": "uz",
+    "host_state": "de",
+    "tactics": ["coercion-by-proxy", "intimidation"],
+    "tlp": "amber",
+}
+
+
+def test_a_caseworker_creates_an_incident_and_reads_it_back(
+    client: TestClient, organisation: Callable[..., str], member: Callable[..., Any]
+) -> None:
+    _, headers = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    created = client.post("/api/v1/incidents", json=INCIDENT, headers=headers)
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    body = client.get(location, headers=headers).json()
+    assert body["origin_state"] == "UZ"
+    assert body["tactics"] == ["coercion-by-proxy", "intimidation"]
+    assert body["narrative"] == INCIDENT["narrative"]
+
+
+def test_bad_input_is_refused_without_repeating_it(
+    client: TestClient, organisation: Callable[..., str], member: Callable[..., Any]
+) -> None:
+    _, headers = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    bad = {**INCIDENT, "tactics": ["mind-control"], "origin_state": "XX"}
+    response = client.post("/api/v1/incidents", json=bad, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("body.")
+    assert "Gulnara" not in response.text
+
+
+def test_an_unknown_label_in_a_filter_is_a_clear_error(client: TestClient) -> None:
+    response = client.get("/api/v1/incidents", params={"label": "purple"})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("query.label:")
+
+
+def test_malformed_ids_and_cursors_answer_like_missing_ones(client: TestClient) -> None:
+    missing = client.get("/api/v1/incidents/01a00000-0000-7000-8000-000000000000")
+    malformed = client.get("/api/v1/incidents/not-an-id")
+    assert missing.status_code == malformed.status_code == 404
+    assert missing.json() == malformed.json()
+    assert client.get("/api/v1/incidents", params={"cursor": "x"}).status_code == 422
+
+
+def test_only_caseworkers_and_coordinators_create_records(
+    client: TestClient, organisation: Callable[..., str], member: Callable[..., Any]
+) -> None:
+    _, author = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    created = client.post("/api/v1/incidents", json=INCIDENT, headers=author)
+    assert created.status_code == 201
+    _, analyst = member(organisation("Other NGO"), Role.ANALYST)
+    refused = client.post("/api/v1/incidents", json=INCIDENT, headers=analyst)
+    assert refused.status_code == 403
+    unsigned = client.post("/api/v1/incidents", json=INCIDENT)
+    assert unsigned.status_code == 403

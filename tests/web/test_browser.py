@@ -1,0 +1,118 @@
+"""In a real Chromium (Debian's, driven by Playwright): sign in with the second factor and see
+only what the role allows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.crypto.fields import FieldCipher
+from haven.domain.enums import ContributorKind, Role, Tlp
+from haven.registry.schemas import IncidentIn
+from haven.registry.writer import Actor, RegistryWriter
+from haven.runtime import Runtime
+
+CHROMIUM = "/usr/bin/chromium"
+# As root in a sandboxed machine with no network beyond 127.0.0.1.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery staple"
+SHARED = "Passport refused at the consulate"
+STRICT = "Case kept within another organisation"
+NARRATIVE = "The consul kept the passport of the reporter."
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def registry(runtime: Runtime, cipher: FieldCipher) -> None:
+    with runtime.transaction() as session:
+        ngo = create_organisation(
+            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        )
+        other = create_organisation(
+            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+        )
+        for login, roles in (
+            ("case@example.org", {Role.CASEWORKER}),
+            ("analyst@example.org", {Role.ANALYST}),
+        ):
+            create_user(session, cipher, NewUser(ngo, login, PASSWORD, frozenset(roles)), actor="t")
+        writer = RegistryWriter(session, cipher, Actor(other, "test"))
+        for title, tlp in ((SHARED, Tlp.GREEN), (STRICT, Tlp.AMBER_STRICT)):
+            data = {
+                "title": title,
+                "narrative": NARRATIVE,
+                "occurred": {"start": "2024-06-01"},
+                "origin_state": "BY",
+                "host_state": "LT",
+                "tactics": ["consular-misuse"],
+                "tlp": tlp,
+            }
+            writer.add_incident(IncidentIn.model_validate(data))
+        writer.flush()
+
+
+def _sign_in(page: Page, base: str, login: str) -> None:
+    page.goto(f"{base}/sign-in")
+    page.fill("#login", login)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def test_a_caseworker_signs_in_with_a_second_factor_and_sees_what_the_label_allows(
+    browser: Browser, live_server: str, registry: None
+) -> None:
+    page = browser.new_page()
+    _sign_in(page, live_server, "case@example.org")
+    page.wait_for_url(f"{live_server}/account/second-factor")
+    assert page.locator("img[alt^='QR code']").is_visible()
+    seed = page.locator("#seed").inner_text()
+    page.fill("#code", pyotp.TOTP(seed).now())
+    page.click("button[type=submit]")
+    assert page.locator("#recovery-codes li").count() == 10
+
+    page.goto(f"{live_server}/incidents")
+    table = page.locator("table").inner_text()
+    assert SHARED in table
+    assert NARRATIVE in table
+    assert STRICT not in page.content()
+
+
+def test_an_analyst_sees_the_shared_incident_but_no_narrative(
+    browser: Browser, live_server: str, registry: None
+) -> None:
+    page = browser.new_page()
+    _sign_in(page, live_server, "analyst@example.org")
+    page.wait_for_url(f"{live_server}/incidents")
+    assert SHARED in page.locator("table").inner_text()
+    assert NARRATIVE not in page.content()
+    assert STRICT not in page.content()
+
+
+def test_a_wrong_password_shows_a_plain_refusal(
+    browser: Browser, live_server: str, registry: None
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server}/sign-in")
+    page.fill("#login", "case@example.org")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert page.locator("[role=alert]").inner_text() == "wrong login or password"

@@ -1,0 +1,234 @@
+"""Sign-in with the second factor, lock-out, CSRF, and what each role's pages show."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+
+from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.signin import MAX_FAILURES
+from haven.crypto.fields import FieldCipher
+from haven.domain.enums import ContributorKind, Role, Tlp
+from haven.registry.schemas import IncidentIn
+from haven.registry.writer import Actor, RegistryWriter
+from haven.runtime import Runtime
+from haven.web.app import create_app
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class World:
+    ngo: str
+    other: str
+    visible_title: str = "Summons of the parents of a journalist"
+    hidden_title: str = "Strictly internal case of another organisation"
+
+
+@pytest.fixture
+def world(runtime: Runtime, cipher: FieldCipher) -> World:
+    with runtime.transaction() as session:
+        ngo = create_organisation(
+            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        )
+        other = create_organisation(
+            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+        )
+        for login, org, roles in (
+            ("case@example.org", ngo, {Role.CASEWORKER}),
+            ("analyst@example.org", ngo, {Role.ANALYST}),
+            ("admin@example.org", ngo, {Role.ADMINISTRATOR}),
+        ):
+            create_user(session, cipher, NewUser(org, login, PASSWORD, frozenset(roles)), actor="t")
+        built = World(ngo, other)
+        for org, title, tlp in (
+            (other, built.visible_title, Tlp.GREEN),
+            (other, built.hidden_title, Tlp.AMBER_STRICT),
+        ):
+            writer = RegistryWriter(session, cipher, Actor(org, "test"))
+            writer.add_incident(
+                IncidentIn.model_validate(
+                    {
+                        "title": title,
+                        "narrative": "The named person was threatened.",
+                        "occurred": {"start": "2024-03-01"},
+                        "origin_state": "TJ",
+                        "host_state": "PL",
+                        "tactics": ["coercion-by-proxy"],
+                        "tlp": tlp,
+                    }
+                )
+            )
+            writer.flush()
+    return built
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as client:
+        yield client
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def _sign_in(client: TestClient, login: str, password: str = PASSWORD) -> object:
+    form = client.get("/sign-in")
+    return client.post(
+        "/sign-in",
+        data={"login": login, "password": password, "csrf": _csrf(form.text)},
+        follow_redirects=False,
+    )
+
+
+def _enrol(client: TestClient) -> tuple[pyotp.TOTP, list[str]]:
+    page = client.get("/account/second-factor")
+    assert page.status_code == 200
+    assert 'src="data:image/svg+xml;base64,' in page.text
+    seed = re.search(r'id="seed">([A-Z2-7]+)<', page.text)
+    signed = re.search(r'name="seed" value="([^"]+)"', page.text)
+    assert seed is not None
+    assert signed is not None
+    totp = pyotp.TOTP(seed.group(1))
+    wrong = client.post(
+        "/account/second-factor",
+        data={
+            "seed": signed.group(1),
+            "code": "000000" if totp.now() != "000000" else "111111",
+            "csrf": _csrf(page.text),
+        },
+    )
+    assert wrong.status_code == 401
+    assert "does not match" in wrong.text
+    done = client.post(
+        "/account/second-factor",
+        data={"seed": signed.group(1), "code": totp.now(), "csrf": _csrf(page.text)},
+    )
+    assert done.status_code == 200
+    codes = re.findall(r"<li>([0-9a-f]{10})</li>", done.text)
+    assert len(codes) == 10
+    return totp, codes
+
+
+def test_a_caseworker_must_set_up_a_second_factor_then_sees_what_the_label_allows(
+    client: TestClient, world: World
+) -> None:
+    response = _sign_in(client, "case@example.org")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/account/second-factor"
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    # Until the second factor is set up, nothing else opens.
+    assert client.get("/incidents", follow_redirects=False).headers["location"] == (
+        "/account/second-factor"
+    )
+    _enrol(client)
+
+    page = client.get("/incidents")
+    assert page.status_code == 200
+    assert world.visible_title in page.text
+    assert "The named person was threatened." in page.text
+    assert world.hidden_title not in page.text
+
+
+def test_an_analyst_signs_in_without_a_second_factor_and_never_sees_narratives(
+    client: TestClient, world: World
+) -> None:
+    response = _sign_in(client, "analyst@example.org")
+    assert response.headers["location"] == "/incidents"
+    page = client.get("/incidents")
+    assert world.visible_title in page.text
+    assert "The named person was threatened." not in page.text
+
+
+def test_the_second_factor_is_asked_at_every_sign_in_and_codes_work_once(
+    client: TestClient, world: World
+) -> None:
+    _sign_in(client, "case@example.org")
+    totp, codes = _enrol(client)
+    page = client.get("/incidents")
+    client.post("/sign-out", data={"csrf": _csrf(page.text)})
+    assert client.get("/incidents", follow_redirects=False).headers["location"] == "/sign-in"
+
+    assert _sign_in(client, "case@example.org").headers["location"] == "/sign-in/second-factor"
+    form = client.get("/sign-in/second-factor")
+    replay = client.post(
+        "/sign-in/second-factor", data={"code": totp.now(), "csrf": _csrf(form.text)}
+    )
+    assert replay.status_code == 401
+    assert "wrong or was already used" in replay.text
+    recovered = client.post(
+        "/sign-in/second-factor",
+        data={"code": codes[0], "csrf": _csrf(form.text)},
+        follow_redirects=False,
+    )
+    assert recovered.headers["location"] == "/incidents"
+
+    page = client.get("/incidents")
+    client.post("/sign-out", data={"csrf": _csrf(page.text)})
+    _sign_in(client, "case@example.org")
+    form = client.get("/sign-in/second-factor")
+    again = client.post("/sign-in/second-factor", data={"code": codes[0], "csrf": _csrf(form.text)})
+    assert again.status_code == 401
+
+
+def test_a_wrong_password_and_an_unknown_login_get_the_same_answer(
+    client: TestClient, world: World
+) -> None:
+    wrong = _sign_in(client, "case@example.org", "not the password at all")
+    unknown = _sign_in(client, "nobody@example.org", "not the password at all")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "wrong login or password" in wrong.text
+    assert "wrong login or password" in unknown.text
+
+
+def test_repeated_failures_lock_the_account_with_a_clear_message(
+    client: TestClient, world: World
+) -> None:
+    for _ in range(MAX_FAILURES):
+        assert _sign_in(client, "analyst@example.org", "wrong password!").status_code == 401
+    locked = _sign_in(client, "analyst@example.org")
+    assert locked.status_code == 401
+    assert "locked" in locked.text
+    assert "try again after" in locked.text
+
+
+def test_a_forged_csrf_token_is_refused(client: TestClient, world: World) -> None:
+    client.get("/sign-in")
+    forged = client.post(
+        "/sign-in", data={"login": "analyst@example.org", "password": PASSWORD, "csrf": "forged"}
+    )
+    assert forged.status_code == 403
+    assert "did not come from Haven" in forged.text
+    # Signed in, a form without the session's token is refused too.
+    _sign_in(client, "analyst@example.org")
+    assert client.post("/sign-out", data={"csrf": "forged"}).status_code == 403
+
+
+def test_an_administrator_ends_another_users_sessions(runtime: Runtime, world: World) -> None:
+    app = create_app(runtime)
+    with TestClient(app) as admin, TestClient(app) as analyst:
+        _sign_in(analyst, "analyst@example.org")
+        assert analyst.get("/incidents").status_code == 200
+        _sign_in(admin, "admin@example.org")
+        page = admin.get("/admin/users")
+        assert page.status_code == 200
+        assert "analyst@example.org" in page.text
+        ids = re.findall(r'action="/admin/users/([^/]+)/revoke-sessions"', page.text)
+        assert ids
+        logins = re.findall(r"<tr><td>([^<]+)</td>", page.text)
+        analyst_id = ids[logins.index("analyst@example.org")]
+        admin.post(f"/admin/users/{analyst_id}/revoke-sessions", data={"csrf": _csrf(page.text)})
+        assert analyst.get("/incidents", follow_redirects=False).headers["location"] == "/sign-in"
+    with TestClient(app) as other:
+        _sign_in(other, "analyst@example.org")  # an analyst is not an administrator
+        assert other.get("/admin/users").status_code == 403
