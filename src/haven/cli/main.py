@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from haven.audit.chain import Change, append, verify
 from haven.cli.access import orgs_app, tokens_app, users_app
@@ -19,12 +20,13 @@ from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
 from haven.db.engine import DRIVER_ERRORS, check_connection, database_error
 from haven.db.migrate import current_revision, head_revision, upgrade
+from haven.demo.accounts import DEMO_PASSWORD, DemoAccount, ensure_demo_accounts
 from haven.demo.generator import fill
-from haven.errors import AuditChainBroken, HavenError
+from haven.errors import AuditChainBroken, ConfigurationError, HavenError
 from haven.registry.models import Incident
 from haven.registry.sealed import key_numbers_in_use, reencrypt_all
 from haven.runtime import KEY_RELOAD_SECONDS, Runtime, open_runtime
-from haven.settings import load_settings
+from haven.settings import Mode, load_settings
 from haven.web.app import create_app
 
 app = typer.Typer(
@@ -177,13 +179,21 @@ def demo(
         bool, typer.Option("--if-empty", help="Do nothing when the registry has incidents.")
     ] = False,
 ) -> None:
-    """Fill the registry with synthetic, fictional demo data."""
+    """Fill the registry with synthetic, fictional demo data and demo accounts (development
+    only: the accounts' password is published)."""
     with _runtime() as runtime:
+        if runtime.settings.mode is Mode.PRODUCTION:
+            raise ConfigurationError(
+                "demo data and demo accounts are for development; HAVEN_MODE is production"
+            )
         upgrade(runtime.engine)
         cipher = runtime.cipher()
         with runtime.transaction() as session:
+            accounts = ensure_demo_accounts(session, cipher)
+        with runtime.transaction() as session:
             if if_empty and session.query(Incident.id).limit(1).first() is not None:
                 out.print("the registry already holds incidents; no demo data added")
+                _print_accounts(accounts)
                 return
             with Progress(
                 TextColumn("demo data"),
@@ -206,6 +216,18 @@ def demo(
             f"({summary.rows} rows) from {len(summary.contributors)} demo organisations: "
             + ", ".join(summary.contributors)
         )
+        _print_accounts(accounts)
+
+
+def _print_accounts(accounts: list[DemoAccount]) -> None:
+    table = Table(title=f"Demo accounts (password for all: {DEMO_PASSWORD})")
+    table.add_column("login", no_wrap=True)
+    for column in ("organisation", "role", "second factor"):
+        table.add_column(column)
+    for account in accounts:
+        factor = "set up at first sign-in" if account.second_factor else "not needed"
+        table.add_row(account.login, account.organisation, account.role.value, factor)
+    out.print(table)
 
 
 def run(argv: Sequence[str]) -> int:
