@@ -3,15 +3,21 @@ answer naming the new record."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from fastapi import Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from haven.access.policy import Reader
 from haven.access.sharing import share_record
+from haven.crypto.fields import FieldCipher
 from haven.domain.enums import Role
 from haven.errors import Forbidden
 from haven.registry.schemas import Strict
-from haven.registry.writer import Actor
+from haven.registry.writer import Actor, RegistryWriter
 
 WRITE_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
 
@@ -36,18 +42,45 @@ class Sharing(Strict):
     )
 
 
-def share_new(
-    session: Session, reader: Reader, entity: str, record_id: str, sharing: Sharing
-) -> None:
-    share_record(
-        session,
-        reader,
-        entity,
-        record_id,
-        groups=sharing.share_with,
-        recipients=sharing.recipients,
-    )
-
-
 class Created(BaseModel):
     id: str
+
+
+Input = TypeVar("Input", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Authoring:
+    """A creating request: its transaction, cipher, reader and response."""
+
+    session: Session
+    cipher: FieldCipher
+    reader: Reader
+    response: Response
+
+
+def create_shared(
+    request: Authoring,
+    entity: str,
+    data: Sharing,
+    add: Callable[[RegistryWriter], str],
+) -> Created:
+    """Write a new record through ``add``, share it as ``data`` says, and name it."""
+    writer = RegistryWriter(request.session, request.cipher, author(request.reader))
+    record_id = add(writer)
+    writer.flush()
+    share_record(
+        request.session,
+        request.reader,
+        entity,
+        record_id,
+        groups=data.share_with,
+        recipients=data.recipients,
+    )
+    request.response.headers["Location"] = f"/api/v1/{entity}/{record_id}"
+    return Created(id=record_id)
+
+
+def without_sharing(data: Sharing, model: type[Input]) -> Input:
+    """The record's own input, the sharing fields taken off."""
+    return model.model_validate(data.model_dump(exclude={"share_with", "recipients"}))

@@ -8,13 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from haven.access.sharing import share_record
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.registry.models import Incident
 from haven.registry.reads import IncidentFilter, IncidentView, get_incident, list_incidents
 from haven.registry.schemas import Identity, IncidentIn
-from haven.registry.writer import RegistryWriter
-from haven.web.api.authoring import Created, author
+from haven.web.api.authoring import Authoring, Created, Sharing, create_shared, without_sharing
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -62,13 +60,8 @@ class IncidentPage(BaseModel):
     next_cursor: str | None
 
 
-class IncidentCreate(IncidentIn):
-    share_with: tuple[str, ...] = Field(
-        default=(), description="Sharing groups that may read a TLP:AMBER incident."
-    )
-    recipients: tuple[str, ...] = Field(
-        default=(), description="Users who may read a TLP:RED incident, besides its author."
-    )
+class IncidentCreate(IncidentIn, Sharing):
+    """A new incident and whom else it reaches."""
 
 
 def _out(view: IncidentView, *, detail: bool) -> IncidentOut:
@@ -156,18 +149,6 @@ def create(
     reader: ReaderDep,
     response: Response,
 ) -> Created:
-    writer = RegistryWriter(session, cipher, author(reader))
-    incident_id = writer.add_incident(
-        IncidentIn.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
-    )
-    writer.flush()
-    share_record(
-        session,
-        reader,
-        "incidents",
-        incident_id,
-        groups=data.share_with,
-        recipients=data.recipients,
-    )
-    response.headers["Location"] = f"/api/v1/incidents/{incident_id}"
-    return Created(id=incident_id)
+    request = Authoring(session, cipher, reader, response)
+    record = without_sharing(data, IncidentIn)
+    return create_shared(request, "incidents", data, lambda writer: writer.add_incident(record))

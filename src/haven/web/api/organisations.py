@@ -12,8 +12,7 @@ from haven.domain.enums import OrganisationKind, Tlp
 from haven.registry.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.registry.models import Organisation
 from haven.registry.schemas import OrganisationIn
-from haven.registry.writer import RegistryWriter
-from haven.web.api.authoring import Created, Sharing, author, share_new
+from haven.web.api.authoring import Authoring, Created, Sharing, create_shared, without_sharing
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"])
@@ -93,11 +92,8 @@ def create(
     reader: ReaderDep,
     response: Response,
 ) -> Created:
-    writer = RegistryWriter(session, cipher, author(reader))
-    organisation_id = writer.add_organisation(
-        OrganisationIn.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
+    request = Authoring(session, cipher, reader, response)
+    record = without_sharing(data, OrganisationIn)
+    return create_shared(
+        request, "organisations", data, lambda writer: writer.add_organisation(record)
     )
-    writer.flush()
-    share_new(session, reader, "organisations", organisation_id, data)
-    response.headers["Location"] = f"/api/v1/organisations/{organisation_id}"
-    return Created(id=organisation_id)

@@ -14,8 +14,7 @@ from pydantic import BaseModel, Field
 from haven.domain.enums import Tlp
 from haven.registry.people import PersonFilter, PersonView, get_person, list_people
 from haven.registry.schemas import Identity, PersonIn
-from haven.registry.writer import RegistryWriter
-from haven.web.api.authoring import Created, Sharing, author, share_new
+from haven.web.api.authoring import Authoring, Created, Sharing, create_shared, without_sharing
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
@@ -107,11 +106,6 @@ def create(
     reader: ReaderDep,
     response: Response,
 ) -> Created:
-    writer = RegistryWriter(session, cipher, author(reader))
-    person_id = writer.add_person(
-        PersonIn.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
-    )
-    writer.flush()
-    share_new(session, reader, "people", person_id, data)
-    response.headers["Location"] = f"/api/v1/people/{person_id}"
-    return Created(id=person_id)
+    request = Authoring(session, cipher, reader, response)
+    record = without_sharing(data, PersonIn)
+    return create_shared(request, "people", data, lambda writer: writer.add_person(record))
