@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -59,10 +60,17 @@ def record_digest(cipher: FieldCipher, entity: str, state: Mapping[str, Any]) ->
     ``None`` differs from ``"None"``). Sealed columns enter as keyed digests of their plaintext.
     The time of the change is the audit entry's own, so ``updated_at`` is left out: an unchanged
     record keeps its digest."""
-    keys = sorted(state.keys() - _NOT_DIGESTED)
-    names = "\x1e".join(keys)
+    names, keys = _digest_layout(entity, tuple(state))
     values = "\x1f".join(map(repr, map(state.__getitem__, keys)))
-    return cipher.digest(f"{entity}\x1d{names}\x1d{values}".encode())
+    return cipher.digest(f"{names}\x1d{values}".encode())
+
+
+@cache
+def _digest_layout(entity: str, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """The digested columns in name order, and the header naming them; records of one kind share
+    one layout, so it is worked out once."""
+    keys = tuple(sorted(set(columns) - _NOT_DIGESTED))
+    return entity + "\x1d" + "\x1e".join(keys), keys
 
 
 def entry_hash(seq: int, at_text: str, change: Change, prev_hash: str) -> str:
