@@ -69,3 +69,26 @@ def test_only_caseworkers_and_coordinators_create_records(
     assert refused.status_code == 403
     unsigned = client.post("/api/v1/incidents", json=INCIDENT)
     assert unsigned.status_code == 403
+
+
+def test_the_contributing_organisation_replaces_an_incident_and_others_cannot(
+    client: TestClient, organisation: Callable[..., str], member: Callable[..., Any]
+) -> None:
+    _, author = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    _, outsider = member(organisation("Other NGO"), Role.CASEWORKER)
+    shared = {**INCIDENT, "tlp": "green"}
+    incident_id = client.post("/api/v1/incidents", json=shared, headers=author).json()["id"]
+
+    changed = {**shared, "status": "verified", "tactics": ["intimidation"]}
+    response = client.put(f"/api/v1/incidents/{incident_id}", json=changed, headers=author)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "verified"
+    assert response.json()["tactics"] == ["intimidation"]
+
+    refused = client.put(f"/api/v1/incidents/{incident_id}", json=changed, headers=outsider)
+    assert refused.status_code == 403
+    strict = client.post(
+        "/api/v1/incidents", json={**INCIDENT, "tlp": "amber+strict"}, headers=author
+    ).json()["id"]
+    hidden = client.put(f"/api/v1/incidents/{strict}", json=changed, headers=outsider)
+    assert hidden.status_code == 404

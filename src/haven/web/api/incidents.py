@@ -10,9 +10,23 @@ from pydantic import BaseModel, Field
 
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.registry.models import Incident
-from haven.registry.reads import IncidentFilter, IncidentView, get_incident, list_incidents
+from haven.registry.reads import (
+    IncidentFilter,
+    IncidentView,
+    get_incident,
+    list_incidents,
+    require_own_incident,
+)
 from haven.registry.schemas import Identity, IncidentIn
-from haven.web.api.authoring import Authoring, Created, Sharing, create_shared, without_sharing
+from haven.registry.writer import RegistryWriter
+from haven.web.api.authoring import (
+    Authoring,
+    Created,
+    Sharing,
+    author,
+    create_shared,
+    without_sharing,
+)
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -152,3 +166,21 @@ def create(
     request = Authoring(session, cipher, reader, response)
     record = without_sharing(data, IncidentIn)
     return create_shared(request, "incidents", data, lambda writer: writer.add_incident(record))
+
+
+@router.put(
+    "/{incident_id}",
+    summary="Replace an incident",
+    response_model=IncidentOut,
+    responses={
+        403: {"description": "Not the contributing organisation, or not allowed to write."},
+        404: {"description": "No such incident, or not one this reader may see."},
+    },
+)
+def replace(
+    incident_id: str, data: IncidentIn, session: SessionDep, cipher: CipherDep, reader: ReaderDep
+) -> IncidentOut:
+    actor = author(reader)
+    require_own_incident(session, reader, incident_id)
+    RegistryWriter(session, cipher, actor).replace_incident(incident_id, data)
+    return _out(get_incident(session, cipher, reader, incident_id), detail=True)
