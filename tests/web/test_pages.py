@@ -232,3 +232,11 @@ def test_an_administrator_ends_another_users_sessions(runtime: Runtime, world: W
     with TestClient(app) as other:
         _sign_in(other, "analyst@example.org")  # an analyst is not an administrator
         assert other.get("/admin/users").status_code == 403
+
+
+def test_a_flood_of_sign_in_attempts_is_slowed_down(client: TestClient, world: World) -> None:
+    answers = [
+        _sign_in(client, f"nobody{n}@example.org", "wrong password!").status_code for n in range(21)
+    ]
+    assert answers[:20] == [401] * 20
+    assert answers[20] == 429

@@ -23,6 +23,7 @@ from haven.web.api.incidents import router as incidents_router
 from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
 from haven.web.health import router as health_router
+from haven.web.limits import SignInLimits
 from haven.web.pages import RedirectTo
 from haven.web.pages import router as pages_router
 from haven.web.templating import TEMPLATES
@@ -50,6 +51,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
+    app.state.sign_in_limits = SignInLimits()
 
     @app.middleware("http")
     async def security_headers(

@@ -40,6 +40,7 @@ from haven.errors import Forbidden
 from haven.registry.reads import IncidentFilter, list_incidents
 from haven.runtime import Runtime
 from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime, get_session
+from haven.web.limits import SignInLimits
 from haven.web.security import (
     anonymous_csrf,
     check_anonymous_csrf,
@@ -150,6 +151,8 @@ def sign_in_submit(
     form: Annotated[SignInForm, Form()],
 ) -> Response:
     check_anonymous_csrf(request, runtime.settings, form.csrf)
+    limits: SignInLimits = request.app.state.sign_in_limits
+    limits.check(request.client.host if request.client else "unknown")
     outcome = sign_in(session, cipher, form.login, form.password)
     if isinstance(outcome, SignInRefused):
         return _page_with_csrf(

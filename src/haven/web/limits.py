@@ -1,0 +1,63 @@
+"""In-memory rate limits: nothing about who asked is written anywhere, and a restart forgets
+everything. Each Haven process keeps its own counts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from haven.errors import HavenError
+
+
+class TooManyRequests(HavenError):
+    status = 429
+
+
+class SlidingWindow:
+    """At most ``limit`` events per key in any ``seconds`` long window."""
+
+    def __init__(self, limit: int, seconds: float, *, max_keys: int = 100_000) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.max_keys = max_keys
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            events = self._events.get(key)
+            if events is None:
+                if len(self._events) >= self.max_keys:
+                    self._forget_idle(moment)
+                events = self._events.setdefault(key, deque())
+            while events and moment - events[0] >= self.seconds:
+                events.popleft()
+            if len(events) >= self.limit:
+                return False
+            events.append(moment)
+            return True
+
+    def _forget_idle(self, moment: float) -> None:
+        idle = [k for k, e in self._events.items() if not e or moment - e[-1] >= self.seconds]
+        for key in idle:
+            del self._events[key]
+        if len(self._events) >= self.max_keys:
+            self._events.clear()
+
+
+class SignInLimits:
+    """Sign-in attempts per connection and for the whole process, on top of each account's
+    lock-out: a guesser spreading tries over many accounts is slowed down too."""
+
+    def __init__(self, per_connection: int = 20, overall: int = 600, seconds: float = 60) -> None:
+        self.per_connection = SlidingWindow(per_connection, seconds)
+        self.overall = SlidingWindow(overall, seconds)
+
+    def check(self, connection: str) -> None:
+        if not self.per_connection.allow(connection) or not self.overall.allow("all"):
+            raise TooManyRequests(
+                "too many sign-in attempts from this connection",
+                hint="wait a minute and try again",
+            )
