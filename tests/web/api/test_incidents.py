@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from haven.access.accounts import NewUser, TokenRequest, create_token, create_user
+from haven.access.models import ApiToken
+from haven.db.values import utcnow
 from haven.domain.enums import Role
+from haven.runtime import Runtime
 
 INCIDENT = {
     "title": "Threats to the family of an exiled journalist",
@@ -92,3 +98,37 @@ def test_the_contributing_organisation_replaces_an_incident_and_others_cannot(
     ).json()["id"]
     hidden = client.put(f"/api/v1/incidents/{strict}", json=changed, headers=outsider)
     assert hidden.status_code == 404
+
+
+def test_expired_and_revoked_tokens_are_refused_alike(
+    client: TestClient, runtime: Runtime, organisation: Callable[..., str]
+) -> None:
+    cipher = runtime.cipher()
+    with runtime.transaction() as session:
+        new = NewUser(
+            organisation("Exile Legal Aid"), "t@example.org", "x" * 16, frozenset({Role.CASEWORKER})
+        )
+        user_id = create_user(session, cipher, new, actor="test")
+        expired = create_token(
+            session,
+            cipher,
+            TokenRequest(user_id, "old", frozenset({"read"}), timedelta(days=-1)),
+            actor="t",
+        )
+        revoked = create_token(
+            session,
+            cipher,
+            TokenRequest(user_id, "gone", frozenset({"read"}), timedelta(days=1)),
+            actor="t",
+        )
+        session.execute(
+            update(ApiToken).where(ApiToken.id == revoked.id).values(revoked_at=utcnow())
+        )
+    answers = [
+        client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {token.secret}"})
+        for token in (expired, revoked)
+    ]
+    assert [a.status_code for a in answers] == [401, 401]
+    assert answers[0].json() == answers[1].json()
+    malformed = client.get("/api/v1/incidents", headers={"Authorization": "Basic abc"})
+    assert malformed.status_code == 401
