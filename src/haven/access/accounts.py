@@ -212,3 +212,13 @@ def reader_for(
         surface=surface,
         scopes=scopes,
     )
+
+
+def revoke_token(session: Session, token_id: str, *, user_id: str | None, actor: str) -> None:
+    """Revoke a token at once; with ``user_id``, only if it is that user's own."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (user_id is not None and token.user_id != user_id):
+        raise NotFound("no such token")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        append(session, [Change(actor, "revoke", "api_tokens", token_id)])

@@ -20,6 +20,7 @@ from haven.access.accounts import (
     create_token,
     create_user,
     login_index,
+    revoke_token,
 )
 from haven.access.models import User
 from haven.access.signin import reset_second_factor
@@ -124,6 +125,14 @@ def users_reset_2fa(
             user = _user(session, cipher, login)
             reset_second_factor(session, user, actor=ACTOR)
     out.print("second factor removed; it is set up again at the next sign-in")
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[str, typer.Argument(help="The token's id.")]) -> None:
+    """Revoke an API token at once."""
+    with open_runtime(load_settings()) as runtime, runtime.transaction() as session:
+        revoke_token(session, token_id, user_id=None, actor=ACTOR)
+    out.print(f"token {token_id} revoked")
 
 
 @tokens_app.command("create")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import reader_for
+from haven.access.accounts import reader_for, revoke_token
 from haven.access.models import ApiToken, User, WebSession
 from haven.access.policy import Reader
 from haven.access.signin import (
@@ -306,6 +306,16 @@ def revoke_own_session(
     if csrf != visitor.csrf:
         raise Forbidden("this form has expired or did not come from Haven")
     revoke_sessions(session, visitor.user.id, actor=visitor.reader.actor, only=session_id)
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_own_token(
+    token_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    if csrf != visitor.csrf:
+        raise Forbidden("this form has expired or did not come from Haven")
+    revoke_token(session, token_id, user_id=visitor.user.id, actor=visitor.reader.actor)
     return RedirectResponse("/account", status_code=303)
 
 
