@@ -35,7 +35,8 @@ from haven.registry.schemas import (
     parse,
 )
 from haven.registry.sealed import sealed_context
-from haven.registry.writer import Actor, RegistryWriter, incident_state
+from haven.registry.state import stored_state
+from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -212,7 +213,7 @@ def test_an_incident_create_digest_is_the_digest_of_its_stored_state(
 
     entry = session.scalars(select(AuditEntry).where(AuditEntry.entity_id == incident_id)).one()
 
-    stored = incident_state(session, cipher, incident_id)
+    stored = stored_state(session, cipher, models.Incident, incident_id)
     assert entry.after_digest == record_digest(cipher, "incidents", stored)
 
 

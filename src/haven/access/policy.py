@@ -33,7 +33,9 @@ from haven.access.models import Consent, RecordRecipient, RecordShare
 from haven.audit.chain import Change, append
 from haven.db.base import Base, table_of
 from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role, Tlp
+from haven.errors import Forbidden, NotFound
 from haven.registry.models import IncidentPerson
+from haven.registry.paging import is_record_id
 
 RECORD_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.ANALYST})
 IDENTITY_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
@@ -183,3 +185,19 @@ def record_identity_reads(session: Session, reader: Reader, person_ids: Iterable
         for person_id in sorted(set(person_ids))
     ]
     append(session, changes)
+
+
+def require_own(session: Session, reader: Reader, model: type[Base], record_id: str) -> None:
+    """Refuse a change unless the reader sees the record and their organisation contributed
+    it. A record they may not see is reported as missing, like one that does not exist."""
+    table = table_of(model)
+    missing = NotFound(f"no such {table.name} record")
+    if not is_record_id(record_id):
+        raise missing
+    contributor = session.scalar(
+        select(table.c.contributor_id).where(table.c.id == record_id, visible(reader, model))
+    )
+    if contributor is None:
+        raise missing
+    if contributor != reader.organisation_id:
+        raise Forbidden("only the organisation that contributed a record changes it")

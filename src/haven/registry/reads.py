@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from haven.access.policy import Reader, record_identity_reads, visible
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import IncidentStatus, Tlp
-from haven.errors import Forbidden, NotFound
+from haven.errors import NotFound
 from haven.registry.models import Incident, IncidentPerson, IncidentTactic, Person
 from haven.registry.paging import check_cursor, page_size, require_record_id
 from haven.registry.schemas import Identity
@@ -155,16 +155,3 @@ def _tactics(session: Session, ids: list[str]) -> dict[str, list[str]]:
         for incident_id, tactic in rows:
             found[incident_id].append(tactic)
     return found
-
-
-def require_own_incident(session: Session, reader: Reader, incident_id: str) -> None:
-    """Refuse a change to an incident unless the reader sees it and their organisation
-    contributed it; one they may not see is reported as missing."""
-    require_record_id(incident_id, "no such incident")
-    contributor = session.scalar(
-        select(Incident.contributor_id).where(Incident.id == incident_id, visible(reader, Incident))
-    )
-    if contributor is None:
-        raise NotFound("no such incident")
-    if contributor != reader.organisation_id:
-        raise Forbidden("only the organisation that contributed an incident changes it")

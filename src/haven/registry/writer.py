@@ -8,7 +8,7 @@ rows per table and writes them with the database's fastest path, then appends th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -33,6 +33,7 @@ from haven.registry.schemas import (
     PersonIn,
 )
 from haven.registry.sealed import lookup_values, sealed_context
+from haven.registry.state import plain, stored_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +137,6 @@ def _json_positions(columns: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(i for i, column in enumerate(columns) if column in _JSON_COLUMNS)
 
 
-def _value(value: Any) -> Any:
-    """Plain values for the driver: enum members become their text (psycopg would write names)."""
-    return value.value if hasattr(value, "value") else value
-
-
 class RegistryWriter:
     def __init__(
         self, session: Session, cipher: FieldCipher, actor: Actor, *, batch_rows: int = 20_000
@@ -177,33 +173,13 @@ class RegistryWriter:
 
     def add_person(self, data: PersonIn) -> str:
         person_id = new_id()
-        identity = None
-        plaintext = None
-        lookups: list[tuple[str, str]] = []
-        if data.identity is not None:
-            plaintext = data.identity.model_dump_json(exclude_none=True)
-            identity = self._seal("people", "identity", person_id, plaintext)
-            lookups = sorted(
-                {
-                    (kind, self.cipher.blind_index(kind, value))
-                    for kind, value in lookup_values(data.identity)
-                }
-            )
-            self._rows[models.PersonLookup].extend(
-                (person_id, kind, digest) for kind, digest in lookups
-            )
-            self._buffered += len(lookups)
-        state = {
-            "id": person_id,
-            "nationality": data.nationality,
-            "community": data.community,
-            "profile": data.profile,
-            "gender": data.gender.value,
-            "age_band": _value(data.age_band),
-            "identity": identity,
-            **self._labelled(data.tlp.value, self._now),
-        }
-        extra = {"identity": self._fingerprint(plaintext), "lookup": lookups}
+        values, lookups, fingerprint = self._person_values(person_id, data)
+        self._rows[models.PersonLookup].extend(
+            (person_id, kind, digest) for kind, digest in lookups
+        )
+        self._buffered += len(lookups)
+        state = {"id": person_id, **values, **self._provenance(self._now)}
+        extra = {"identity": fingerprint, "lookup": lookups}
         self._record(models.Person, PERSON_COLUMNS, state, extra)
         return self._maybe_flush(person_id)
 
@@ -211,11 +187,8 @@ class RegistryWriter:
         organisation_id = new_id()
         state = {
             "id": organisation_id,
-            "name": data.name,
-            "kind": data.kind.value,
-            "country": data.country,
-            "aliases": list(data.aliases),
-            **self._labelled(data.tlp.value, self._now),
+            **self._organisation_values(data),
+            **self._provenance(self._now),
         }
         self._record(models.Organisation, ORGANISATION_COLUMNS, state)
         return self._maybe_flush(organisation_id)
@@ -290,7 +263,7 @@ class RegistryWriter:
             "person_id": person_id,
             "role": role.value,
             "on_behalf_of_id": on_behalf_of,
-            "relationship": _value(relationship),
+            "relationship": plain(relationship),
             **self._provenance(self._now),
         }
         self._record(models.IncidentPerson, PERSON_LINK_COLUMNS, state)
@@ -326,18 +299,51 @@ class RegistryWriter:
 
     def replace_incident(self, incident_id: str, data: IncidentIn) -> None:
         """Replace an incident's content, keeping its id and original provenance."""
-        self.flush()
-        incidents, tactics = table_of(models.Incident), table_of(models.IncidentTactic)
-        before = incident_state(self.session, self.cipher, incident_id)
+        tactics = table_of(models.IncidentTactic)
+
+        def retag() -> None:
+            self.session.execute(tactics.delete().where(tactics.c.incident_id == incident_id))
+            self.session.execute(
+                tactics.insert(), [{"incident_id": incident_id, "tactic": t} for t in data.tactics]
+            )
+
         values = self._incident_values(incident_id, data)
-        self.session.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
-        self.session.execute(tactics.delete().where(tactics.c.incident_id == incident_id))
-        self.session.execute(
-            tactics.insert(), [{"incident_id": incident_id, "tactic": t} for t in data.tactics]
-        )
-        after = incident_state(self.session, self.cipher, incident_id)
+        self._replace(models.Incident, incident_id, values, retag)
+
+    def replace_person(self, person_id: str, data: PersonIn) -> None:
+        """Replace a person's profile and identity, keeping the id and original provenance."""
+        values, lookups, _ = self._person_values(person_id, data)
+
+        def relink() -> None:
+            table = table_of(models.PersonLookup)
+            self.session.execute(table.delete().where(table.c.person_id == person_id))
+            if lookups:
+                self.session.execute(
+                    table.insert(),
+                    [{"person_id": person_id, "kind": k, "digest": d} for k, d in lookups],
+                )
+
+        self._replace(models.Person, person_id, values, relink)
+
+    def replace_organisation(self, organisation_id: str, data: OrganisationIn) -> None:
+        self._replace(models.Organisation, organisation_id, self._organisation_values(data))
+
+    def _replace(
+        self,
+        model: type[Base],
+        record_id: str,
+        values: dict[str, Any],
+        also: Callable[[], None] | None = None,
+    ) -> None:
+        self.flush()
+        table = table_of(model)
+        before = stored_state(self.session, self.cipher, model, record_id)
+        self.session.execute(update(table).where(table.c.id == record_id).values(values))
+        if also is not None:
+            also()
+        after = stored_state(self.session, self.cipher, model, record_id)
         self._changes.append(
-            self._change("update", "incidents", incident_id, before=before, after=after)
+            self._change("update", table.name, record_id, before=before, after=after)
         )
         self.flush()
 
@@ -434,10 +440,46 @@ class RegistryWriter:
             "host_state": data.host_state,
             "other_places": [place.model_dump(exclude_none=True) for place in data.other_places],
             "host_involvement": data.host_involvement.value,
-            "accusation": _value(data.accusation),
+            "accusation": plain(data.accusation),
             "state_responsibility": data.state_responsibility,
             "status": data.status.value,
             "taxonomy_version": CURRENT_VERSION,
+            "tlp": data.tlp.value,
+            "updated_at": self._now,
+        }
+
+    def _person_values(
+        self, person_id: str, data: PersonIn
+    ) -> tuple[dict[str, Any], list[tuple[str, str]], str | None]:
+        """A person's columns, blind indexes and identity fingerprint from their input."""
+        plaintext = None
+        lookups: list[tuple[str, str]] = []
+        if data.identity is not None:
+            plaintext = data.identity.model_dump_json(exclude_none=True)
+            lookups = sorted(
+                {
+                    (kind, self.cipher.blind_index(kind, value))
+                    for kind, value in lookup_values(data.identity)
+                }
+            )
+        values = {
+            "nationality": data.nationality,
+            "community": data.community,
+            "profile": data.profile,
+            "gender": data.gender.value,
+            "age_band": plain(data.age_band),
+            "identity": self._seal("people", "identity", person_id, plaintext),
+            "tlp": data.tlp.value,
+            "updated_at": self._now,
+        }
+        return values, lookups, self._fingerprint(plaintext)
+
+    def _organisation_values(self, data: OrganisationIn) -> dict[str, Any]:
+        return {
+            "name": data.name,
+            "kind": data.kind.value,
+            "country": data.country,
+            "aliases": list(data.aliases),
             "tlp": data.tlp.value,
             "updated_at": self._now,
         }
@@ -475,22 +517,3 @@ class RegistryWriter:
         if self._buffered >= self.batch_rows:
             self.flush()
         return record_id
-
-
-def incident_state(session: Session, cipher: FieldCipher, incident_id: str) -> dict[str, Any]:
-    """An incident's stored state as the audit chain digests it."""
-    incidents, tactics = table_of(models.Incident), table_of(models.IncidentTactic)
-    row = session.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
-    if row is None:
-        raise NotFound(f"no incident {incident_id}")
-    codes = session.scalars(
-        select(tactics.c.tactic).where(tactics.c.incident_id == incident_id)
-    ).all()
-    state = {key: _value(value) for key, value in row.items()}
-    state["tactics"] = sorted(codes)
-    if row["narrative"] is not None:
-        narrative = cipher.decrypt(
-            row["narrative"], sealed_context("incidents", "narrative", incident_id)
-        )
-        state["narrative"] = cipher.digest(narrative)
-    return state

@@ -128,3 +128,21 @@ def test_both_resources_are_in_the_openapi_document(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     for path in ("/api/v1/people", "/api/v1/people/{person_id}", URL, f"{URL}/{{organisation_id}}"):
         assert path in paths
+
+
+def test_the_contributor_replaces_an_organisation(
+    client: TestClient, organisation: Callable[..., str], member: Callable[..., Any]
+) -> None:
+    _, author = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    body = {"name": "Directorate K", "kind": "state-agency", "country": "BY", "tlp": "green"}
+    created = client.post("/api/v1/organisations", json=body, headers=author)
+    assert created.status_code == 201, created.text
+    organisation_id = created.json()["id"]
+    renamed = {**body, "name": "Directorate K (renamed)", "aliases": ["DK"]}
+    response = client.put(f"/api/v1/organisations/{organisation_id}", json=renamed, headers=author)
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "Directorate K (renamed)"
+    missing = client.put(
+        "/api/v1/organisations/01a00000-0000-7000-8000-000000000000", json=renamed, headers=author
+    )
+    assert missing.status_code == 404

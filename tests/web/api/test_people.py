@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from haven.access.accounts import create_sharing_group
 from haven.access.consent import set_consent
+from haven.audit.chain import verify
 from haven.audit.models import AuditEntry
 from haven.db.values import new_id
 from haven.domain.enums import ContributorKind, RecipientKind, Role
+from haven.registry.sealed import find_people
 from haven.runtime import Runtime
 
 Member = tuple[str, dict[str, str]]
@@ -241,3 +243,40 @@ def test_a_bad_token_is_refused(client: TestClient) -> None:
         assert client.get(f"/api/v1/people/{new_id()}", headers=headers).status_code == 401
         response = client.post("/api/v1/people", json={"tlp": "green"}, headers=headers)
         assert response.status_code == 401
+
+
+def test_the_contributor_replaces_a_person_and_lookups_follow_the_new_identity(
+    client: TestClient,
+    runtime: Runtime,
+    organisation: Callable[..., str],
+    member: Callable[..., Member],
+) -> None:
+    _, author = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    _, outsider = member(organisation("Other NGO"), Role.CASEWORKER)
+    person_id = _create(client, author, tlp="green")
+    renamed = {"identity": {"names": [{"value": "Gulnara Karimova"}]}, "tlp": "green"}
+
+    response = client.put(f"/api/v1/people/{person_id}", json=renamed, headers=author)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["identity"]["names"][0]["value"] == "Gulnara Karimova"
+    assert (
+        client.put(f"/api/v1/people/{person_id}", json=renamed, headers=outsider).status_code == 403
+    )
+    cipher = runtime.cipher()
+    with runtime.reading() as session:
+        assert find_people(session, cipher, "name", "gulnara karimova") == [person_id]
+        assert find_people(session, cipher, "name", NAME) == []
+        update = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.entity_id == person_id, AuditEntry.action == "update"
+            )
+        ).one()
+        create = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.entity_id == person_id, AuditEntry.action == "create"
+            )
+        ).one()
+        assert update.before_digest == create.after_digest
+        assert update.after_digest != update.before_digest
+        assert verify(session).ok

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from haven.access.policy import require_own
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.registry.models import Incident
 from haven.registry.reads import (
@@ -15,7 +16,6 @@ from haven.registry.reads import (
     IncidentView,
     get_incident,
     list_incidents,
-    require_own_incident,
 )
 from haven.registry.schemas import Identity, IncidentIn
 from haven.registry.writer import RegistryWriter
@@ -181,6 +181,6 @@ def replace(
     incident_id: str, data: IncidentIn, session: SessionDep, cipher: CipherDep, reader: ReaderDep
 ) -> IncidentOut:
     actor = author(reader)
-    require_own_incident(session, reader, incident_id)
+    require_own(session, reader, Incident, incident_id)
     RegistryWriter(session, cipher, actor).replace_incident(incident_id, data)
     return _out(get_incident(session, cipher, reader, incident_id), detail=True)

@@ -8,11 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from haven.access.policy import require_own
 from haven.domain.enums import OrganisationKind, Tlp
 from haven.registry.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.registry.models import Organisation
 from haven.registry.schemas import OrganisationIn
-from haven.web.api.authoring import Authoring, Created, Sharing, create_shared, without_sharing
+from haven.registry.writer import RegistryWriter
+from haven.web.api.authoring import (
+    Authoring,
+    Created,
+    Sharing,
+    author,
+    create_shared,
+    without_sharing,
+)
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"])
@@ -97,3 +106,25 @@ def create(
     return create_shared(
         request, "organisations", data, lambda writer: writer.add_organisation(record)
     )
+
+
+@router.put(
+    "/{organisation_id}",
+    summary="Replace an organisation",
+    response_model=OrganisationRecord,
+    responses={
+        403: {"description": "Not the contributing organisation, or not allowed to write."},
+        404: {"description": "No such organisation, or not one this reader may see."},
+    },
+)
+def replace(
+    organisation_id: str,
+    data: OrganisationIn,
+    session: SessionDep,
+    cipher: CipherDep,
+    reader: ReaderDep,
+) -> OrganisationRecord:
+    actor = author(reader)
+    require_own(session, reader, Organisation, organisation_id)
+    RegistryWriter(session, cipher, actor).replace_organisation(organisation_id, data)
+    return _out(get_organisation(session, reader, organisation_id))

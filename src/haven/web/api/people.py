@@ -11,10 +11,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from haven.access.policy import require_own
 from haven.domain.enums import Tlp
+from haven.registry.models import Person
 from haven.registry.people import PersonFilter, PersonView, get_person, list_people
 from haven.registry.schemas import Identity, PersonIn
-from haven.web.api.authoring import Authoring, Created, Sharing, create_shared, without_sharing
+from haven.registry.writer import RegistryWriter
+from haven.web.api.authoring import (
+    Authoring,
+    Created,
+    Sharing,
+    author,
+    create_shared,
+    without_sharing,
+)
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
@@ -109,3 +119,21 @@ def create(
     request = Authoring(session, cipher, reader, response)
     record = without_sharing(data, PersonIn)
     return create_shared(request, "people", data, lambda writer: writer.add_person(record))
+
+
+@router.put(
+    "/{person_id}",
+    summary="Replace a person",
+    response_model=PersonRecord,
+    responses={
+        403: {"description": "Not the contributing organisation, or not allowed to write."},
+        404: {"description": "No such person, or not one this reader may see."},
+    },
+)
+def replace(
+    person_id: str, data: PersonIn, session: SessionDep, cipher: CipherDep, reader: ReaderDep
+) -> PersonRecord:
+    actor = author(reader)
+    require_own(session, reader, Person, person_id)
+    RegistryWriter(session, cipher, actor).replace_person(person_id, data)
+    return _out(get_person(session, cipher, reader, person_id))
