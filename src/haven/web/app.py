@@ -19,6 +19,7 @@ from haven.db.engine import database_error
 from haven.errors import HavenError, ValidationFailed
 from haven.registry.schemas import describe_errors
 from haven.runtime import Runtime
+from haven.web.admin import router as admin_router
 from haven.web.api.incidents import router as incidents_router
 from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
@@ -83,6 +84,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health_router)
     app.include_router(incidents_router)
     app.include_router(pages_router)
+    app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(people_router)
     app.include_router(organisations_router)

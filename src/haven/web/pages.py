@@ -4,6 +4,7 @@ and the organisation administrator's user page. Every page works without JavaScr
 from __future__ import annotations
 
 import base64
+import hmac
 import io
 from dataclasses import dataclass
 from typing import Annotated
@@ -27,7 +28,6 @@ from haven.access.signin import (
     begin_enrolment,
     find_session,
     finish_enrolment,
-    needs_second_factor,
     revoke_sessions,
     sign_in,
     touch,
@@ -35,13 +35,12 @@ from haven.access.signin import (
 )
 from haven.crypto.fields import FieldCipher
 from haven.domain.countries import country_name
-from haven.domain.enums import Role
-from haven.errors import Forbidden
 from haven.registry.reads import IncidentFilter, list_incidents
 from haven.runtime import Runtime
 from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime, get_session
 from haven.web.limits import SignInLimits
 from haven.web.security import (
+    CsrfRefused,
     anonymous_csrf,
     check_anonymous_csrf,
     check_session_csrf,
@@ -86,6 +85,10 @@ class Visitor:
     login: str
     csrf: str
 
+    def require_csrf(self, token: str) -> None:
+        if not hmac.compare_digest(self.csrf, token):
+            raise CsrfRefused
+
 
 def _pending(
     request: Request, session: Session, runtime: Runtime
@@ -121,7 +124,7 @@ VisitorDep = Annotated[Visitor, Depends(get_visitor)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def _page(request: Request, name: str, status: int = 200, **context: object) -> HTMLResponse:
+def page(request: Request, name: str, *, status: int = 200, **context: object) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -135,7 +138,7 @@ def _page_with_csrf(
 ) -> HTMLResponse:
     holder = Response()
     token = anonymous_csrf(request, holder, runtime.settings)
-    response = _page(request, name, status, csrf=token, **context)
+    response = page(request, name, status=status, csrf=token, **context)
     for header, value in holder.raw_headers:
         if header == b"set-cookie":
             response.raw_headers.append((header, value))
@@ -180,7 +183,7 @@ def _pending_or_sign_in(
 @router.get("/sign-in/second-factor", response_class=HTMLResponse)
 def second_factor_form(request: Request, session: SessionDep, runtime: RuntimeDep) -> HTMLResponse:
     web, _ = _pending_or_sign_in(request, session, runtime)
-    return _page(request, "second_factor.html", csrf=session_csrf(runtime.settings, web.id))
+    return page(request, "second_factor.html", csrf=session_csrf(runtime.settings, web.id))
 
 
 @router.post("/sign-in/second-factor", response_class=HTMLResponse)
@@ -196,7 +199,7 @@ def second_factor_submit(
     refusal = verify_second_factor(session, cipher, web, form.code)
     if refusal is not None:
         token = session_csrf(runtime.settings, web.id)
-        return _page(request, "second_factor.html", 401, csrf=token, error=refusal.one_line())
+        return page(request, "second_factor.html", status=401, csrf=token, error=refusal.one_line())
     return RedirectResponse("/incidents", status_code=303)
 
 
@@ -211,18 +214,26 @@ def _qr_data_uri(uri: str) -> str:
 
 
 def _enrol_page(
-    request: Request, runtime: Runtime, web: WebSession, login: str, seed: str, **context: object
+    request: Request,
+    runtime: Runtime,
+    web: WebSession,
+    seed: tuple[str, str],
+    *,
+    status: int = 200,
+    error: str | None = None,
 ) -> HTMLResponse:
-    uri = pyotp.TOTP(seed).provisioning_uri(name=login, issuer_name=ISSUER)
-    return _page(
+    """The enrolment page for ``seed`` (the login it is for, and the secret)."""
+    login, secret = seed
+    uri = pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
+    return page(
         request,
         "enrol.html",
-        int(str(context.pop("status", 200))),
+        status=status,
+        error=error,
         csrf=session_csrf(runtime.settings, web.id),
         qr=_qr_data_uri(uri),
-        seed=seed,
-        signed_seed=_seed_signer(runtime).sign(seed).decode(),
-        **context,
+        seed=secret,
+        signed_seed=_seed_signer(runtime).sign(secret).decode(),
     )
 
 
@@ -232,7 +243,7 @@ def enrol_form(
 ) -> HTMLResponse:
     web, user = _pending_or_sign_in(request, session, runtime)
     login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
-    return _enrol_page(request, runtime, web, login, begin_enrolment(login).seed)
+    return _enrol_page(request, runtime, web, (login, begin_enrolment(login).seed))
 
 
 @router.post("/account/second-factor", response_class=HTMLResponse)
@@ -254,17 +265,16 @@ def enrol_submit(
     except SignInRefused as refusal:
         login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
         return _enrol_page(
-            request, runtime, web, login, plain_seed, status=401, error=refusal.one_line()
+            request, runtime, web, (login, plain_seed), status=401, error=refusal.one_line()
         )
-    return _page(request, "recovery_codes.html", codes=codes)
+    return page(request, "recovery_codes.html", codes=codes)
 
 
 @router.post("/sign-out")
 def sign_out(
     visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
 ) -> Response:
-    if csrf != visitor.csrf:
-        raise Forbidden("this form has expired or did not come from Haven")
+    visitor.require_csrf(csrf)
     revoke_sessions(session, visitor.user.id, actor=visitor.reader.actor, only=visitor.web.id)
     response = RedirectResponse("/sign-in", status_code=303)
     clear_session_cookie(response)
@@ -272,11 +282,11 @@ def sign_out(
 
 
 @router.get("/incidents", response_class=HTMLResponse)
-def incidents_page(
+def incidentspage(
     request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
 ) -> HTMLResponse:
     views, _ = list_incidents(session, cipher, visitor.reader, IncidentFilter(), limit=50)
-    return _page(
+    return page(
         request,
         "incidents.html",
         visitor=visitor,
@@ -287,7 +297,7 @@ def incidents_page(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
+def accountpage(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
     sessions = session.scalars(
         select(WebSession)
         .where(WebSession.user_id == visitor.user.id, WebSession.revoked_at.is_(None))
@@ -296,15 +306,14 @@ def account_page(request: Request, visitor: VisitorDep, session: SessionDep) -> 
     tokens = session.scalars(
         select(ApiToken).where(ApiToken.user_id == visitor.user.id).order_by(ApiToken.created_at)
     ).all()
-    return _page(request, "account.html", visitor=visitor, sessions=sessions, tokens=tokens)
+    return page(request, "account.html", visitor=visitor, sessions=sessions, tokens=tokens)
 
 
 @router.post("/account/sessions/{session_id}/revoke")
 def revoke_own_session(
     session_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
 ) -> Response:
-    if csrf != visitor.csrf:
-        raise Forbidden("this form has expired or did not come from Haven")
+    visitor.require_csrf(csrf)
     revoke_sessions(session, visitor.user.id, actor=visitor.reader.actor, only=session_id)
     return RedirectResponse("/account", status_code=303)
 
@@ -313,41 +322,6 @@ def revoke_own_session(
 def revoke_own_token(
     token_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
 ) -> Response:
-    if csrf != visitor.csrf:
-        raise Forbidden("this form has expired or did not come from Haven")
+    visitor.require_csrf(csrf)
     revoke_token(session, token_id, user_id=visitor.user.id, actor=visitor.reader.actor)
     return RedirectResponse("/account", status_code=303)
-
-
-@router.get("/admin/users", response_class=HTMLResponse)
-def users_page(
-    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
-) -> HTMLResponse:
-    _administrator(visitor)
-    users = session.scalars(
-        select(User).where(User.organisation_id == visitor.user.organisation_id)
-    ).all()
-    rows = [
-        (u, cipher.decrypt(u.login, f"users.login:{u.id}").decode(), needs_second_factor(u))
-        for u in users
-    ]
-    return _page(request, "users.html", visitor=visitor, rows=rows)
-
-
-@router.post("/admin/users/{user_id}/revoke-sessions")
-def revoke_user_sessions(
-    user_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
-) -> Response:
-    _administrator(visitor)
-    if csrf != visitor.csrf:
-        raise Forbidden("this form has expired or did not come from Haven")
-    target = session.get(User, user_id)
-    if target is None or target.organisation_id != visitor.user.organisation_id:
-        raise Forbidden("you administer the users of your own organisation only")
-    revoke_sessions(session, user_id, actor=visitor.reader.actor)
-    return RedirectResponse("/admin/users", status_code=303)
-
-
-def _administrator(visitor: Visitor) -> None:
-    if Role.ADMINISTRATOR not in visitor.reader.roles and not visitor.user.system_admin:
-        raise Forbidden("this page is for your organisation's administrators")

@@ -1,0 +1,154 @@
+"""Administration pages: an organisation's administrators manage its users; system
+administrators manage the organisations that use Haven."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.models import User
+from haven.access.signin import needs_second_factor, revoke_sessions
+from haven.domain.enums import ContributorKind, Role
+from haven.errors import Forbidden, HavenError
+from haven.registry.models import Contributor
+from haven.web.deps import CipherDep, SessionDep
+from haven.web.pages import Visitor, VisitorDep, page
+
+router = APIRouter(include_in_schema=False)
+MEMBER_KINDS = [kind for kind in ContributorKind if kind is not ContributorKind.SYSTEM]
+
+
+class NewUserForm(BaseModel):
+    login: str = Field(min_length=3, max_length=320)
+    roles: list[Role] = Field(min_length=1)
+    csrf: str = ""
+
+
+class NewOrganisationForm(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: ContributorKind
+    member_state: str = Field(default="", max_length=2)
+    csrf: str = ""
+
+
+def _administrator(visitor: Visitor) -> None:
+    if Role.ADMINISTRATOR not in visitor.reader.roles and not visitor.user.system_admin:
+        raise Forbidden("this page is for your organisation's administrators")
+
+
+def _system_administrator(visitor: Visitor) -> None:
+    if not visitor.user.system_admin:
+        raise Forbidden("this page is for system administrators")
+
+
+def _users_page(
+    request: Request,
+    visitor: Visitor,
+    session: SessionDep,
+    cipher: CipherDep,
+    *,
+    error: str | None = None,
+    created: dict[str, str] | None = None,
+) -> HTMLResponse:
+    users = session.scalars(
+        select(User).where(User.organisation_id == visitor.user.organisation_id)
+    ).all()
+    rows = [
+        (u, cipher.decrypt(u.login, f"users.login:{u.id}").decode(), needs_second_factor(u))
+        for u in users
+    ]
+    roles = [role.value for role in Role]
+    return page(
+        request,
+        "users.html",
+        visitor=visitor,
+        rows=rows,
+        roles=roles,
+        error=error,
+        created=created,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(
+    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
+) -> HTMLResponse:
+    _administrator(visitor)
+    return _users_page(request, visitor, session, cipher)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def add_user(
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    cipher: CipherDep,
+    form: Annotated[NewUserForm, Form()],
+) -> HTMLResponse:
+    """Create a user of the administrator's organisation; the password is shown once."""
+    _administrator(visitor)
+    visitor.require_csrf(form.csrf)
+    password = secrets.token_urlsafe(18)
+    new = NewUser(visitor.user.organisation_id, form.login, password, frozenset(form.roles))
+    try:
+        create_user(session, cipher, new, actor=visitor.reader.actor)
+    except HavenError as refusal:
+        return _users_page(request, visitor, session, cipher, error=refusal.one_line())
+    session.flush()
+    created = {"login": form.login, "password": password}
+    return _users_page(request, visitor, session, cipher, created=created)
+
+
+@router.post("/admin/users/{user_id}/revoke-sessions")
+def revoke_user_sessions(
+    user_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    _administrator(visitor)
+    visitor.require_csrf(csrf)
+    target = session.get(User, user_id)
+    if target is None or target.organisation_id != visitor.user.organisation_id:
+        raise Forbidden("you administer the users of your own organisation only")
+    revoke_sessions(session, user_id, actor=visitor.reader.actor)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.get("/admin/organisations", response_class=HTMLResponse)
+def organisations_page(
+    request: Request, visitor: VisitorDep, session: SessionDep, error: str | None = None
+) -> HTMLResponse:
+    _system_administrator(visitor)
+    rows = session.scalars(select(Contributor).order_by(Contributor.name)).all()
+    kinds = [kind.value for kind in MEMBER_KINDS]
+    return page(request, "organisations.html", visitor=visitor, rows=rows, kinds=kinds, error=error)
+
+
+@router.post("/admin/organisations", response_class=HTMLResponse)
+def add_organisation(
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    cipher: CipherDep,
+    form: Annotated[NewOrganisationForm, Form()],
+) -> Response:
+    _system_administrator(visitor)
+    visitor.require_csrf(form.csrf)
+    try:
+        if form.kind is ContributorKind.SYSTEM:
+            raise Forbidden("Haven itself is the only system organisation")
+        create_organisation(
+            session,
+            cipher,
+            form.name,
+            form.kind,
+            form.member_state or None,
+            actor=visitor.reader.actor,
+        )
+    except HavenError as refusal:
+        return organisations_page(request, visitor, session, error=refusal.one_line())
+    return RedirectResponse("/admin/organisations", status_code=303)

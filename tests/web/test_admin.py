@@ -1,0 +1,124 @@
+"""Administration pages: an organisation's users, and the organisations that use Haven."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from haven.access.accounts import NewUser, create_organisation, create_user, login_index
+from haven.access.models import User
+from haven.crypto.fields import FieldCipher
+from haven.domain.enums import ContributorKind, Role
+from haven.registry.models import Contributor
+from haven.runtime import Runtime
+from haven.web.app import create_app
+
+PASSWORD = "correct horse battery staple"
+SEED = pyotp.random_base32()
+
+
+@pytest.fixture
+def client(runtime: Runtime, cipher: FieldCipher) -> Iterator[TestClient]:
+    with runtime.transaction() as session:
+        ngo = create_organisation(
+            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        )
+        create_user(
+            session,
+            cipher,
+            NewUser(ngo, "admin@example.org", PASSWORD, frozenset({Role.ADMINISTRATOR})),
+            actor="t",
+        )
+        root = create_user(
+            session,
+            cipher,
+            NewUser(ngo, "root@example.org", PASSWORD, frozenset(), system_admin=True),
+            actor="t",
+        )
+        user = session.get(User, root)
+        assert user is not None
+        user.totp_secret = cipher.encrypt(SEED.encode(), f"users.totp_secret:{root}")
+    with TestClient(create_app(runtime)) as client:
+        yield client
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]*)"', html)
+    assert found is not None
+    return found.group(1)
+
+
+def _sign_in(client: TestClient, login: str, password: str = PASSWORD) -> str:
+    form = client.get("/sign-in")
+    response = client.post(
+        "/sign-in",
+        data={"login": login, "password": password, "csrf": _csrf(form.text)},
+        follow_redirects=False,
+    )
+    return str(response.headers.get("location", response.status_code))
+
+
+def test_an_administrator_adds_a_user_who_can_then_sign_in(
+    client: TestClient, runtime: Runtime, cipher: FieldCipher
+) -> None:
+    assert _sign_in(client, "admin@example.org") == "/incidents"
+    page = client.get("/admin/users")
+    added = client.post(
+        "/admin/users",
+        data={"login": "new@example.org", "roles": ["analyst"], "csrf": _csrf(page.text)},
+    )
+    assert added.status_code == 200
+    password = re.search(r'<code id="new-password">([^<]+)</code>', added.text)
+    assert password is not None
+    with runtime.reading() as session:
+        user = session.scalar(
+            select(User).where(User.login_index == login_index(cipher, "new@example.org"))
+        )
+        assert user is not None
+        assert user.roles == ["analyst"]
+    twice = client.post(
+        "/admin/users",
+        data={"login": "new@example.org", "roles": ["analyst"], "csrf": _csrf(page.text)},
+    )
+    assert "that login is taken" in twice.text
+    with TestClient(client.app) as other:
+        assert _sign_in(other, "new@example.org", password.group(1)) == "/incidents"
+
+
+def test_the_organisations_page_is_for_system_administrators(
+    client: TestClient, runtime: Runtime
+) -> None:
+    _sign_in(client, "admin@example.org")
+    assert client.get("/admin/organisations").status_code == 403
+    client.cookies.clear()
+
+    assert _sign_in(client, "root@example.org") == "/sign-in/second-factor"
+    form = client.get("/sign-in/second-factor")
+    client.post(
+        "/sign-in/second-factor", data={"code": pyotp.TOTP(SEED).now(), "csrf": _csrf(form.text)}
+    )
+    page = client.get("/admin/organisations")
+    assert page.status_code == 200
+    refused = client.post(
+        "/admin/organisations",
+        data={"name": "Police", "kind": "authority", "member_state": "", "csrf": _csrf(page.text)},
+    )
+    assert "serves a member state" in refused.text
+    client.post(
+        "/admin/organisations",
+        data={
+            "name": "Police",
+            "kind": "authority",
+            "member_state": "fr",
+            "csrf": _csrf(page.text),
+        },
+    )
+    with runtime.reading() as session:
+        police = session.scalar(select(Contributor).where(Contributor.name == "Police"))
+        assert police is not None
+        assert police.member_state == "FR"
