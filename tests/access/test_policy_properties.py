@@ -3,7 +3,8 @@
 Hypothesis builds small worlds (organisations of every kind, users with roles, sharing groups,
 incidents with random labels, shares, recipients and a target whose consent is random) and every
 reader, the public included, reads every incident through the list and the detail endpoints.
-No reader may receive a record, a narrative or an identifying field beyond what the rules allow;
+No reader may receive a record, a narrative or an identifying field beyond what the rules allow,
+from the incidents or the people endpoints;
 after a consent revocation the next read must already honour it.
 """
 
@@ -242,16 +243,17 @@ def _readers(built: Built) -> Iterator[tuple[int | None, dict[str, str]]]:
         yield index, {"Authorization": f"Bearer {built.tokens[user_id]}"}
 
 
-def _listed(client: TestClient, headers: dict[str, str]) -> set[str]:
+def _listed(client: TestClient, headers: dict[str, str], resource: str = "incidents") -> set[str]:
     found: set[str] = set()
     cursor: str | None = None
     while True:
         params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
-        response = client.get("/api/v1/incidents", params=params, headers=headers)
+        response = client.get(f"/api/v1/{resource}", params=params, headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
         for item in body["items"]:
-            assert item["narrative"] is None or item["narrative"].startswith("narrative")
+            assert item.get("narrative") is None or item["narrative"].startswith("narrative")
+            assert item.get("identity") is None  # lists never carry identities
             found.add(item["id"])
         cursor = body["next_cursor"]
         if cursor is None:
@@ -268,6 +270,9 @@ def _check(world: World, built: Built, client: TestClient) -> None:
             if _expected(world, built, reader, n)
         }
         assert _listed(client, headers) == expected, reader
+        # Each target carries the incident's label, shares and consent: the same readers.
+        people = {built.targets[n] for n, i in enumerate(built.incidents) if i in expected}
+        assert _listed(client, headers, "people") == people, reader
         identity_role = reader is not None and bool(
             built.users[reader][2] & {Role.CASEWORKER, Role.COORDINATOR}
         )
@@ -289,6 +294,19 @@ def _check(world: World, built: Built, client: TestClient) -> None:
                 assert body["narrative"] is None
                 assert body["people"] is None
                 assert built.names[n] not in response.text
+            person = client.get(f"/api/v1/people/{built.targets[n]}", headers=headers)
+            assert person.status_code == 200
+            identity = person.json()["identity"]
+            if identity_role:
+                assert identity["names"][0]["value"] == built.names[n]
+            else:
+                assert identity is None
+                assert built.names[n] not in person.text
+        for n, person_id in enumerate(built.targets):
+            if built.incidents[n] not in expected:
+                hidden = client.get(f"/api/v1/people/{person_id}", headers=headers)
+                assert hidden.status_code == 404
+                assert built.names[n] not in hidden.text
 
 
 @settings(
