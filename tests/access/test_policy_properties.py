@@ -4,7 +4,7 @@ Hypothesis builds small worlds (organisations of every kind, users with roles, s
 incidents with random labels, shares, recipients and a target whose consent is random) and every
 reader, the public included, reads every incident through the list and the detail endpoints.
 No reader may receive a record, a narrative or an identifying field beyond what the rules allow,
-from the incidents or the people endpoints;
+from the incidents or the people endpoints, listing, searching by filters or reading details;
 after a consent revocation the next read must already honour it.
 """
 
@@ -243,11 +243,16 @@ def _readers(built: Built) -> Iterator[tuple[int | None, dict[str, str]]]:
         yield index, {"Authorization": f"Bearer {built.tokens[user_id]}"}
 
 
-def _listed(client: TestClient, headers: dict[str, str], resource: str = "incidents") -> set[str]:
+def _listed(
+    client: TestClient,
+    headers: dict[str, str],
+    resource: str = "incidents",
+    **filters: str,
+) -> set[str]:
     found: set[str] = set()
     cursor: str | None = None
     while True:
-        params = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        params = {"limit": "2", **filters, **({"cursor": cursor} if cursor else {})}
         response = client.get(f"/api/v1/{resource}", params=params, headers=headers)
         assert response.status_code == 200, response.text
         body = response.json()
@@ -270,6 +275,16 @@ def _check(world: World, built: Built, client: TestClient) -> None:
             if _expected(world, built, reader, n)
         }
         assert _listed(client, headers) == expected, reader
+        # Searching by label or tactic finds exactly the visible incidents that match.
+        for label in Tlp:
+            matching = {
+                built.incidents[n]
+                for n, plan in enumerate(world.incidents)
+                if plan.tlp is label and built.incidents[n] in expected
+            }
+            assert _listed(client, headers, label=label.value) == matching, (reader, label)
+        assert _listed(client, headers, tactic="surveillance", origin="CN") == expected
+        assert _listed(client, headers, tactic="doxing") == set()
         # Each target carries the incident's label, shares and consent: the same readers.
         people = {built.targets[n] for n, i in enumerate(built.incidents) if i in expected}
         assert _listed(client, headers, "people") == people, reader
