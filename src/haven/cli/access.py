@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from haven.access.accounts import (
@@ -28,6 +28,7 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.errors import NotFound
 from haven.registry.models import Contributor
+from haven.registry.paging import is_record_id
 from haven.runtime import open_runtime
 from haven.settings import load_settings
 
@@ -41,9 +42,8 @@ MEMBER_KINDS = [k.value for k in ContributorKind if k is not ContributorKind.SYS
 
 
 def _organisation(session: Session, name_or_id: str) -> Contributor:
-    found = session.scalar(
-        select(Contributor).where(or_(Contributor.name == name_or_id, Contributor.id == name_or_id))
-    )
+    by_id = Contributor.id == name_or_id if is_record_id(name_or_id) else false()
+    found = session.scalar(select(Contributor).where(or_(Contributor.name == name_or_id, by_id)))
     if found is None:
         raise NotFound(f"no organisation {name_or_id!r}", hint="see `haven orgs list`")
     return found
