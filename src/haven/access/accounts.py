@@ -21,6 +21,7 @@ from haven.domain.enums import ContributorKind, Role
 from haven.errors import NotFound, ValidationFailed
 from haven.registry.contributors import ensure_contributor
 from haven.registry.models import Contributor
+from haven.registry.paging import is_record_id
 
 TOKEN_PREFIX = "hvn_"  # noqa: S105 (a prefix that lets secret scanners spot leaked tokens)
 TOKEN_SCOPES = frozenset({"read", "write"})
@@ -216,7 +217,7 @@ def reader_for(
 
 def revoke_token(session: Session, token_id: str, *, user_id: str | None, actor: str) -> None:
     """Revoke a token at once; with ``user_id``, only if it is that user's own."""
-    token = session.get(ApiToken, token_id)
+    token = session.get(ApiToken, token_id) if is_record_id(token_id) else None
     if token is None or (user_id is not None and token.user_id != user_id):
         raise NotFound("no such token")
     if token.revoked_at is None:

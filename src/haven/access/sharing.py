@@ -11,6 +11,7 @@ from haven.access.models import RecordRecipient, RecordShare, User
 from haven.access.policy import Reader
 from haven.db.base import Base
 from haven.errors import Forbidden, ValidationFailed
+from haven.registry.paging import is_record_id
 
 
 def share_record(
@@ -32,6 +33,9 @@ def share_record(
     if contributor is None or contributor != reader.organisation_id:
         raise Forbidden("only the organisation that contributed a record shares it")
     wanted_groups = sorted(set(groups))
+    recipients = list(recipients)
+    if not all(map(is_record_id, [*wanted_groups, *recipients])):
+        raise ValidationFailed("sharing groups and recipients are named by their ids")
     foreign = set(wanted_groups) - reader.groups
     if foreign:
         raise ValidationFailed("a record can only be shared with groups your organisation is in")

@@ -27,6 +27,7 @@ from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id, utcnow
 from haven.domain.enums import Role
 from haven.errors import HavenError, ValidationFailed
+from haven.registry.paging import is_record_id
 
 MAX_FAILURES = 5
 LOCK_OUT = timedelta(minutes=15)
@@ -227,6 +228,8 @@ def reset_second_factor(session: Session, user: User, *, actor: str) -> None:
 
 
 def revoke_sessions(session: Session, user_id: str, *, actor: str, only: str | None = None) -> int:
+    if not is_record_id(user_id) or (only is not None and not is_record_id(only)):
+        return 0
     query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
     if only is not None:
         query = query.where(WebSession.id == only)

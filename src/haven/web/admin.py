@@ -17,6 +17,7 @@ from haven.access.signin import needs_second_factor, revoke_sessions
 from haven.domain.enums import ContributorKind, Role
 from haven.errors import Forbidden, HavenError
 from haven.registry.models import Contributor
+from haven.registry.paging import is_record_id
 from haven.web.deps import CipherDep, SessionDep
 from haven.web.pages import Visitor, VisitorDep, page
 
@@ -111,7 +112,7 @@ def revoke_user_sessions(
 ) -> Response:
     _administrator(visitor)
     visitor.require_csrf(csrf)
-    target = session.get(User, user_id)
+    target = session.get(User, user_id) if is_record_id(user_id) else None
     if target is None or target.organisation_id != visitor.user.organisation_id:
         raise Forbidden("you administer the users of your own organisation only")
     revoke_sessions(session, user_id, actor=visitor.reader.actor)

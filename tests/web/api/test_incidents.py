@@ -132,3 +132,15 @@ def test_expired_and_revoked_tokens_are_refused_alike(
     assert answers[0].json() == answers[1].json()
     malformed = client.get("/api/v1/incidents", headers={"Authorization": "Basic abc"})
     assert malformed.status_code == 401
+
+
+def test_malformed_group_and_recipient_ids_are_refused_plainly(
+    client: TestClient, organisation: Callable[..., str], member: Callable[..., Any]
+) -> None:
+    _, author = member(organisation("Exile Legal Aid"), Role.CASEWORKER)
+    for field in ("share_with", "recipients"):
+        response = client.post(
+            "/api/v1/incidents", json={**INCIDENT, field: ["not-an-id"]}, headers=author
+        )
+        assert response.status_code == 422, response.text
+        assert "named by their ids" in response.json()["error"]
