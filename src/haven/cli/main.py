@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 import time
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from haven.audit.chain import Change, append, verify
+from haven.audit.records import check_records
 from haven.cli.access import orgs_app, tokens_app, users_app
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
@@ -158,8 +160,16 @@ def keys_rotate(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the whole audit chain; name the first entry that was altered or removed."""
+def audit_verify(
+    records: Annotated[
+        bool,
+        typer.Option(
+            "--records", help="Also check every record against its last audited state (slow)."
+        ),
+    ] = False,
+) -> None:
+    """Check the whole audit chain; name the first entry that was altered or removed. With
+    --records, also name records changed or removed around Haven."""
     with _runtime() as runtime:
         check_connection(runtime.engine)
         with runtime.reading() as session:
@@ -169,6 +179,18 @@ def audit_verify() -> None:
                 verdict.reason, hint=f"{verdict.checked} entries before it verify"
             )
         out.print(f"audit chain verified: {verdict.checked} entries, head {verdict.head_hash}")
+        if not records:
+            return
+        cipher = runtime.cipher()
+        with runtime.reading() as session:
+            found = list(itertools.islice(check_records(session, cipher), 20))
+        for discrepancy in found:
+            out.print(discrepancy.describe())
+        if found:
+            raise AuditChainBroken(
+                found[0].describe(), hint="records were changed around Haven; see the list above"
+            )
+        out.print("every record matches its last audited state")
 
 
 @app.command()
