@@ -12,3 +12,4 @@ test:
 bench:
 	scripts/bootstrap
 	.venv/bin/python bench/bulk_load.py
+	.venv/bin/python bench/policy_list.py
