@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Response
+from fastapi import Depends, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from haven.access.policy import Reader
+from haven.access.policy import Reader, require_own
 from haven.access.sharing import share_record
 from haven.crypto.fields import FieldCipher
+from haven.db.base import Base
 from haven.domain.enums import Role
 from haven.errors import Forbidden
 from haven.registry.schemas import Strict
 from haven.registry.writer import Actor, RegistryWriter
+from haven.web.deps import CipherDep, ReaderDep, SessionDep
 
 WRITE_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
 
@@ -59,6 +61,15 @@ class Authoring:
     response: Response
 
 
+def get_authoring(
+    session: SessionDep, cipher: CipherDep, reader: ReaderDep, response: Response
+) -> Authoring:
+    return Authoring(session, cipher, reader, response)
+
+
+AuthoringDep = Annotated[Authoring, Depends(get_authoring)]
+
+
 def create_shared(
     request: Authoring,
     entity: str,
@@ -84,3 +95,19 @@ def create_shared(
 def without_sharing(data: Sharing, model: type[Input]) -> Input:
     """The record's own input, the sharing fields taken off."""
     return model.model_validate(data.model_dump(exclude={"share_with", "recipients"}))
+
+
+def replace_responses(noun: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        403: {"description": "Not the contributing organisation, or not allowed to write."},
+        404: {"description": f"No such {noun}, or not one this reader may see."},
+    }
+
+
+def replace_own(
+    request: Authoring, model: type[Base], record_id: str, change: Callable[[RegistryWriter], None]
+) -> None:
+    """Change a record the reader's organisation contributed (the policy gate's rule)."""
+    actor = author(request.reader)
+    require_own(request.session, request.reader, model, record_id)
+    change(RegistryWriter(request.session, request.cipher, actor))

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from haven.access.policy import require_own
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.registry.models import Incident
 from haven.registry.reads import (
@@ -18,13 +17,13 @@ from haven.registry.reads import (
     list_incidents,
 )
 from haven.registry.schemas import Identity, IncidentIn
-from haven.registry.writer import RegistryWriter
 from haven.web.api.authoring import (
-    Authoring,
+    AuthoringDep,
     Created,
     Sharing,
-    author,
     create_shared,
+    replace_own,
+    replace_responses,
     without_sharing,
 )
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
@@ -158,12 +157,8 @@ def detail(
 @router.post("", summary="Create an incident", status_code=201, response_model=Created)
 def create(
     data: IncidentCreate,
-    session: SessionDep,
-    cipher: CipherDep,
-    reader: ReaderDep,
-    response: Response,
+    request: AuthoringDep,
 ) -> Created:
-    request = Authoring(session, cipher, reader, response)
     record = without_sharing(data, IncidentIn)
     return create_shared(request, "incidents", data, lambda writer: writer.add_incident(record))
 
@@ -172,15 +167,16 @@ def create(
     "/{incident_id}",
     summary="Replace an incident",
     response_model=IncidentOut,
-    responses={
-        403: {"description": "Not the contributing organisation, or not allowed to write."},
-        404: {"description": "No such incident, or not one this reader may see."},
-    },
+    responses=replace_responses("incident"),
 )
 def replace(
-    incident_id: str, data: IncidentIn, session: SessionDep, cipher: CipherDep, reader: ReaderDep
+    incident_id: str,
+    data: IncidentIn,
+    request: AuthoringDep,
 ) -> IncidentOut:
-    actor = author(reader)
-    require_own(session, reader, Incident, incident_id)
-    RegistryWriter(session, cipher, actor).replace_incident(incident_id, data)
-    return _out(get_incident(session, cipher, reader, incident_id), detail=True)
+    replace_own(
+        request, Incident, incident_id, lambda writer: writer.replace_incident(incident_id, data)
+    )
+    return _out(
+        get_incident(request.session, request.cipher, request.reader, incident_id), detail=True
+    )

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from haven.access.policy import require_own
 from haven.domain.enums import OrganisationKind, Tlp
 from haven.registry.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.registry.models import Organisation
 from haven.registry.schemas import OrganisationIn
-from haven.registry.writer import RegistryWriter
 from haven.web.api.authoring import (
-    Authoring,
+    AuthoringDep,
     Created,
     Sharing,
-    author,
     create_shared,
+    replace_own,
+    replace_responses,
     without_sharing,
 )
-from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
+from haven.web.deps import ReaderDep, ReadSessionDep
 
 router = APIRouter(prefix="/api/v1/organisations", tags=["organisations"])
 
@@ -96,12 +95,8 @@ def detail(organisation_id: str, session: ReadSessionDep, reader: ReaderDep) -> 
 @router.post("", summary="Create an organisation", status_code=201, response_model=Created)
 def create(
     data: OrganisationCreate,
-    session: SessionDep,
-    cipher: CipherDep,
-    reader: ReaderDep,
-    response: Response,
+    request: AuthoringDep,
 ) -> Created:
-    request = Authoring(session, cipher, reader, response)
     record = without_sharing(data, OrganisationIn)
     return create_shared(
         request, "organisations", data, lambda writer: writer.add_organisation(record)
@@ -112,19 +107,17 @@ def create(
     "/{organisation_id}",
     summary="Replace an organisation",
     response_model=OrganisationRecord,
-    responses={
-        403: {"description": "Not the contributing organisation, or not allowed to write."},
-        404: {"description": "No such organisation, or not one this reader may see."},
-    },
+    responses=replace_responses("organisation"),
 )
 def replace(
     organisation_id: str,
     data: OrganisationIn,
-    session: SessionDep,
-    cipher: CipherDep,
-    reader: ReaderDep,
+    request: AuthoringDep,
 ) -> OrganisationRecord:
-    actor = author(reader)
-    require_own(session, reader, Organisation, organisation_id)
-    RegistryWriter(session, cipher, actor).replace_organisation(organisation_id, data)
-    return _out(get_organisation(session, reader, organisation_id))
+    replace_own(
+        request,
+        Organisation,
+        organisation_id,
+        lambda writer: writer.replace_organisation(organisation_id, data),
+    )
+    return _out(get_organisation(request.session, request.reader, organisation_id))

@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from haven.access.policy import require_own
 from haven.domain.enums import Tlp
 from haven.registry.models import Person
 from haven.registry.people import PersonFilter, PersonView, get_person, list_people
 from haven.registry.schemas import Identity, PersonIn
-from haven.registry.writer import RegistryWriter
 from haven.web.api.authoring import (
-    Authoring,
+    AuthoringDep,
     Created,
     Sharing,
-    author,
     create_shared,
+    replace_own,
+    replace_responses,
     without_sharing,
 )
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
@@ -111,12 +110,8 @@ def detail(
 @router.post("", summary="Create a person", status_code=201, response_model=Created)
 def create(
     data: PersonCreate,
-    session: SessionDep,
-    cipher: CipherDep,
-    reader: ReaderDep,
-    response: Response,
+    request: AuthoringDep,
 ) -> Created:
-    request = Authoring(session, cipher, reader, response)
     record = without_sharing(data, PersonIn)
     return create_shared(request, "people", data, lambda writer: writer.add_person(record))
 
@@ -125,15 +120,12 @@ def create(
     "/{person_id}",
     summary="Replace a person",
     response_model=PersonRecord,
-    responses={
-        403: {"description": "Not the contributing organisation, or not allowed to write."},
-        404: {"description": "No such person, or not one this reader may see."},
-    },
+    responses=replace_responses("person"),
 )
 def replace(
-    person_id: str, data: PersonIn, session: SessionDep, cipher: CipherDep, reader: ReaderDep
+    person_id: str,
+    data: PersonIn,
+    request: AuthoringDep,
 ) -> PersonRecord:
-    actor = author(reader)
-    require_own(session, reader, Person, person_id)
-    RegistryWriter(session, cipher, actor).replace_person(person_id, data)
-    return _out(get_person(session, cipher, reader, person_id))
+    replace_own(request, Person, person_id, lambda writer: writer.replace_person(person_id, data))
+    return _out(get_person(request.session, request.cipher, request.reader, person_id))
