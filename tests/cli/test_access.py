@@ -67,3 +67,22 @@ def test_reset_2fa_removes_the_factor_and_ends_sessions(cli: Cli, runtime: Runti
     with runtime.transaction() as session:
         assert session.scalars(select(User)).one().totp_secret is None
     assert cli("users", "reset-2fa", "nobody@example.org").code == 2
+
+
+def test_sharing_groups_from_the_command_line(cli: Cli, runtime: Runtime) -> None:
+    for name in ("Owner NGO", "Second NGO", "Third NGO"):
+        assert cli("orgs", "create", name, "--kind", "ngo").code == 0
+    created = cli(
+        "groups", "create", "Central Asia", "--owner", "Owner NGO", "--member", "Second NGO"
+    )
+    assert created.code == 0, created.err
+    assert cli("groups", "add", "Central Asia", "Third NGO").code == 0
+    assert cli("groups", "remove", "Central Asia", "Second NGO").code == 0
+    listed = cli("groups", "list")
+    assert "Central Asia" in listed.out
+    assert "Third NGO" in listed.out
+    assert "Second NGO" not in listed.out.split("Central Asia", 1)[1].split("\n")[0]
+    owner = cli("groups", "remove", "Central Asia", "Owner NGO")
+    assert owner.code == 2
+    assert "stays in it" in owner.err
+    assert cli("groups", "create", "Central Asia", "--owner", "Owner NGO").code == 2

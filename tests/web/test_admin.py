@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from haven.access.accounts import NewUser, create_organisation, create_user, login_index
-from haven.access.models import User
+from haven.access.models import SharingGroupMember, User
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.registry.models import Contributor
@@ -122,3 +122,37 @@ def test_the_organisations_page_is_for_system_administrators(
         police = session.scalar(select(Contributor).where(Contributor.name == "Police"))
         assert police is not None
         assert police.member_state == "FR"
+
+
+def test_an_administrator_manages_the_sharing_groups_their_organisation_owns(
+    client: TestClient, runtime: Runtime, cipher: FieldCipher
+) -> None:
+    with runtime.transaction() as session:
+        other = create_organisation(
+            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+        )
+    _sign_in(client, "admin@example.org")
+    page = client.get("/admin/groups")
+    assert "owns no sharing group yet" in page.text
+    client.post("/admin/groups", data={"name": "Belarus exiles", "csrf": _csrf(page.text)})
+    page = client.get("/admin/groups")
+    group_id = re.search(r'action="/admin/groups/([^/]+)/members"', page.text)
+    assert group_id is not None
+    client.post(
+        f"/admin/groups/{group_id.group(1)}/members",
+        data={"organisation_id": other, "member": "true", "csrf": _csrf(page.text)},
+    )
+    page = client.get("/admin/groups")
+    assert "<li>Other NGO" in page.text
+    with runtime.reading() as session:
+        members = session.scalars(
+            select(SharingGroupMember.organisation_id).where(
+                SharingGroupMember.group_id == group_id.group(1)
+            )
+        ).all()
+    assert other in members
+    forged = client.post(
+        f"/admin/groups/{group_id.group(1)}/members",
+        data={"organisation_id": other, "member": "false", "csrf": "forged"},
+    )
+    assert forged.status_code == 403

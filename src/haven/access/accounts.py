@@ -166,6 +166,8 @@ def create_sharing_group(
     *,
     actor: str,
 ) -> str:
+    if session.scalar(select(SharingGroup.id).where(SharingGroup.name == name)) is not None:
+        raise ValidationFailed(f"a sharing group called {name!r} exists already")
     group_id = new_id()
     session.execute(
         insert(SharingGroup),

@@ -17,12 +17,14 @@ from haven.access.accounts import (
     NewUser,
     TokenRequest,
     create_organisation,
+    create_sharing_group,
     create_token,
     create_user,
     login_index,
     revoke_token,
 )
-from haven.access.models import User
+from haven.access.groups import groups_of, set_member
+from haven.access.models import SharingGroup, User
 from haven.access.signin import reset_second_factor
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
@@ -35,6 +37,7 @@ from haven.settings import load_settings
 orgs_app = typer.Typer(help="Organisations that use Haven.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens for machine clients.", no_args_is_help=True)
+groups_app = typer.Typer(help="Sharing groups of organisations.", no_args_is_help=True)
 
 out = Console(soft_wrap=True)
 ACTOR = "cli:admin"
@@ -151,3 +154,65 @@ def tokens_create(
             issued = create_token(session, cipher, request, actor=ACTOR)
     out.print(f"token {issued.id} expires {issued.expires_at:%Y-%m-%d}")
     out.print(f"secret (shown once): {issued.secret}")
+
+
+def _group_id(session: Session, name: str) -> str:
+    group_id = session.scalar(select(SharingGroup.id).where(SharingGroup.name == name))
+    if group_id is None:
+        raise NotFound(f"no sharing group {name!r}", hint="see `haven groups list`")
+    return group_id
+
+
+@groups_app.command("create")
+def groups_create(
+    name: Annotated[str, typer.Argument(help="The group's name.")],
+    owner: Annotated[str, typer.Option(help="The owning organisation (name or id).")],
+    member: Annotated[
+        list[str] | None, typer.Option(help="A member organisation; repeat for several.")
+    ] = None,
+) -> None:
+    """Create a sharing group; its owner is always a member."""
+    with open_runtime(load_settings()) as runtime:
+        cipher = runtime.cipher()
+        with runtime.transaction() as session:
+            members = [_organisation(session, m).id for m in member or []]
+            owner_id = _organisation(session, owner).id
+            create_sharing_group(session, cipher, name, owner_id, members, actor=ACTOR)
+    out.print(f"created sharing group {name}")
+
+
+@groups_app.command("add")
+def groups_add(
+    group: Annotated[str, typer.Argument(help="The group's name.")],
+    organisation: Annotated[str, typer.Argument(help="Organisation name or id.")],
+) -> None:
+    """Add an organisation to a sharing group."""
+    _change_member(group, organisation, member=True)
+
+
+@groups_app.command("remove")
+def groups_remove(
+    group: Annotated[str, typer.Argument(help="The group's name.")],
+    organisation: Annotated[str, typer.Argument(help="Organisation name or id.")],
+) -> None:
+    """Remove an organisation from a sharing group (not its owner)."""
+    _change_member(group, organisation, member=False)
+
+
+def _change_member(group: str, organisation: str, *, member: bool) -> None:
+    with open_runtime(load_settings()) as runtime, runtime.transaction() as session:
+        group_id = _group_id(session, group)
+        organisation_id = _organisation(session, organisation).id
+        set_member(session, group_id, organisation_id, member, actor=ACTOR, owner_id=None)
+    out.print(f"{'added to' if member else 'removed from'} {group}: {organisation}")
+
+
+@groups_app.command("list")
+def groups_list() -> None:
+    """List sharing groups with their owners and members."""
+    with open_runtime(load_settings()) as runtime, runtime.reading() as session:
+        groups = groups_of(session, None)
+    table = Table("group", "owner", "members")
+    for group in groups:
+        table.add_row(group.name, group.owner, ", ".join(name for _, name in group.members))
+    out.print(table)

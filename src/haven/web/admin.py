@@ -11,7 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import (
+    NewUser,
+    create_organisation,
+    create_sharing_group,
+    create_user,
+)
+from haven.access.groups import groups_of, set_member
 from haven.access.models import User
 from haven.access.signin import needs_second_factor, revoke_sessions
 from haven.domain.enums import ContributorKind, Role
@@ -153,3 +159,83 @@ def add_organisation(
     except HavenError as refusal:
         return organisations_page(request, visitor, session, error=refusal.one_line())
     return RedirectResponse("/admin/organisations", status_code=303)
+
+
+class GroupForm(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    csrf: str = ""
+
+
+class MemberForm(BaseModel):
+    organisation_id: str = Field(max_length=36)
+    member: bool
+    csrf: str = ""
+
+
+def _groups_page(
+    request: Request, visitor: Visitor, session: SessionDep, error: str | None = None
+) -> HTMLResponse:
+    groups = groups_of(session, visitor.user.organisation_id)
+    organisations = session.execute(
+        select(Contributor.id, Contributor.name)
+        .where(Contributor.kind != ContributorKind.SYSTEM)
+        .order_by(Contributor.name)
+    ).all()
+    return page(
+        request,
+        "groups.html",
+        visitor=visitor,
+        groups=groups,
+        organisations=organisations,
+        error=error,
+    )
+
+
+@router.get("/admin/groups", response_class=HTMLResponse)
+def groups_page(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
+    _administrator(visitor)
+    return _groups_page(request, visitor, session)
+
+
+@router.post("/admin/groups", response_class=HTMLResponse)
+def add_group(
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    cipher: CipherDep,
+    form: Annotated[GroupForm, Form()],
+) -> Response:
+    _administrator(visitor)
+    visitor.require_csrf(form.csrf)
+    owner = visitor.user.organisation_id
+    try:
+        create_sharing_group(session, cipher, form.name, owner, [], actor=visitor.reader.actor)
+    except HavenError as refusal:
+        return _groups_page(request, visitor, session, refusal.one_line())
+    return RedirectResponse("/admin/groups", status_code=303)
+
+
+@router.post("/admin/groups/{group_id}/members", response_class=HTMLResponse)
+def change_member(
+    group_id: str,
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    form: Annotated[MemberForm, Form()],
+) -> Response:
+    _administrator(visitor)
+    visitor.require_csrf(form.csrf)
+    try:
+        set_member(
+            session,
+            group_id,
+            form.organisation_id,
+            form.member,
+            actor=visitor.reader.actor,
+            owner_id=visitor.user.organisation_id,
+        )
+    except HavenError as refusal:
+        if isinstance(refusal, Forbidden):
+            raise
+        return _groups_page(request, visitor, session, refusal.one_line())
+    return RedirectResponse("/admin/groups", status_code=303)
