@@ -1,7 +1,8 @@
 """A policy-filtered page of incidents beside the same query without the policy gate.
 
 The registry holds --incidents demo incidents with every TLP label, contributed by several
-organisations, AMBER ones shared with sharing groups and RED ones with named recipients. The
+organisations, AMBER ones shared with sharing groups and RED ones with named recipients; each
+incident has a target, and a third of the targets made a consent statement. The
 reader is a caseworker of an NGO that belongs to several sharing groups. Each query fetches a
 page of 50, newest first, starting at a random cursor (so deep pages are measured too); the gated
 and the bare query alternate, and the figure is each one's p50 and p95 and the ratio of p95s.
@@ -30,21 +31,23 @@ from haven.access.accounts import (
     create_user,
     reader_for,
 )
-from haven.access.models import RecordRecipient, RecordShare, User
+from haven.access.models import Consent, RecordRecipient, RecordShare, User
 from haven.access.policy import visible
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import new_keyring
 from haven.db.engine import make_engine, session_factory
 from haven.db.migrate import upgrade
+from haven.db.values import utcnow
 from haven.demo.generator import IncidentFactory
-from haven.domain.enums import ContributorKind, Role
+from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role
 from haven.registry.models import Incident
-from haven.registry.schemas import IncidentIn, parse
+from haven.registry.schemas import IncidentIn, PersonIn, parse
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import bind_keyring
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/haven_bench_policy"
 PAGE = 50
+CONSENT_SHARE = 0.3
 LABEL_WEIGHTS = {"clear": 10, "green": 30, "amber": 40, "amber+strict": 15, "red": 5}
 
 
@@ -86,12 +89,29 @@ def prepare(url: str, incidents: int, seed: int) -> tuple[Any, FieldCipher, str]
     with session_factory(engine).begin() as session:
         writers = [RegistryWriter(session, cipher, Actor(org, "bench")) for org in orgs]
         shares: list[dict[str, str]] = []
+        consents: list[dict[str, Any]] = []
+        now = utcnow()
         recipients: list[dict[str, str]] = []
         labels, weights = zip(*LABEL_WEIGHTS.items(), strict=True)
         for index, data in enumerate(factory.incidents(incidents)):
             data["tlp"] = rng.choices(labels, weights)[0]
             model = parse(IncidentIn, data)
-            incident_id = writers[rng.randrange(len(writers))].add_incident(model)
+            writer = writers[rng.randrange(len(writers))]
+            incident_id = writer.add_incident(model)
+            # A target for every incident; a third of them made a consent statement.
+            person_id = writer.add_person(PersonIn(profile="journalist", tlp=model.tlp))
+            writer.link_person(incident_id, person_id, PersonRole.TARGET)
+            if rng.random() < CONSENT_SHARE:
+                kind = rng.choice((RecipientKind.NGO, RecipientKind.AUTHORITY))
+                consents.append(
+                    {
+                        "person_id": person_id,
+                        "recipient_kind": kind.value,
+                        "member_state": "",
+                        "granted": True,
+                        "updated_at": now,
+                    }
+                )
             if model.tlp.value == "amber":
                 for group in rng.sample(groups, rng.choice((0, 1, 2))):
                     shares.append(
@@ -106,6 +126,8 @@ def prepare(url: str, incidents: int, seed: int) -> tuple[Any, FieldCipher, str]
             writer.flush()
         if shares:
             session.execute(insert(RecordShare), shares)
+        if consents:
+            session.execute(insert(Consent), consents)
         if recipients:
             session.execute(insert(RecordRecipient), recipients)
     if engine.dialect.name == "postgresql":
