@@ -113,7 +113,7 @@ def _enrol(client: TestClient) -> tuple[pyotp.TOTP, list[str]]:
         data={"seed": signed.group(1), "code": totp.now(), "csrf": _csrf(page.text)},
     )
     assert done.status_code == 200
-    codes = re.findall(r"<li>([0-9a-f]{10})</li>", done.text)
+    codes = re.findall(r"<li>([a-z]{10})</li>", done.text)
     assert len(codes) == 10
     return totp, codes
 
@@ -199,7 +199,7 @@ def test_repeated_failures_lock_the_account_with_a_clear_message(
     locked = _sign_in(client, "analyst@example.org")
     assert locked.status_code == 401
     assert "locked" in locked.text
-    assert "try again after" in locked.text
+    assert "try again in 15 minutes" in locked.text
 
 
 def test_a_forged_csrf_token_is_refused(client: TestClient, world: World) -> None:
@@ -219,7 +219,10 @@ def test_an_administrator_ends_another_users_sessions(runtime: Runtime, world: W
     with TestClient(app) as admin, TestClient(app) as analyst:
         _sign_in(analyst, "analyst@example.org")
         assert analyst.get("/incidents").status_code == 200
-        _sign_in(admin, "admin@example.org")
+        assert _sign_in(admin, "admin@example.org").headers["location"] == (
+            "/account/second-factor"
+        )
+        _enrol(admin)
         page = admin.get("/admin/users")
         assert page.status_code == 200
         assert "analyst@example.org" in page.text
@@ -240,3 +243,36 @@ def test_a_flood_of_sign_in_attempts_is_slowed_down(client: TestClient, world: W
     ]
     assert answers[:20] == [401] * 20
     assert answers[20] == 429
+
+
+def test_a_password_alone_cannot_replace_an_existing_second_factor(
+    client: TestClient, world: World
+) -> None:
+    _sign_in(client, "case@example.org")
+    _enrol(client)
+    page = client.get("/incidents")
+    client.post("/sign-out", data={"csrf": _csrf(page.text)})
+    # Signed in with the password only: the enrolment page sends back to the second factor.
+    assert _sign_in(client, "case@example.org").headers["location"] == "/sign-in/second-factor"
+    detour = client.get("/account/second-factor", follow_redirects=False)
+    assert detour.headers["location"] == "/sign-in/second-factor"
+    forged = client.post(
+        "/account/second-factor",
+        data={"seed": "x", "code": "123456", "csrf": "x"},
+        follow_redirects=False,
+    )
+    assert forged.headers.get("location") == "/sign-in/second-factor" or forged.status_code == 403
+    assert client.get("/incidents", follow_redirects=False).headers["location"] == (
+        "/sign-in/second-factor"
+    )
+
+
+def test_an_unknown_login_locks_like_a_real_one(client: TestClient, world: World) -> None:
+    for login in ("analyst@example.org", "nobody@example.org"):
+        for _ in range(MAX_FAILURES):
+            _sign_in(client, login, "wrong password!")
+    real = _sign_in(client, "analyst@example.org", "wrong password!")
+    unknown = _sign_in(client, "nobody@example.org", "wrong password!")
+    assert real.status_code == unknown.status_code == 401
+    assert "locked" in real.text
+    assert "locked" in unknown.text

@@ -79,6 +79,8 @@ class Reader:
 
     @property
     def reads_records(self) -> bool:
+        if "read" not in self.scopes:
+            return False
         return self.is_public or bool(self.roles & RECORD_ROLES)
 
     @property

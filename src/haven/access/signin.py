@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 import pyotp
-from pyotp.utils import strings_equal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,13 @@ class SignInRefused(HavenError):
     status = 401
 
 
+# The same words whether the account exists or not (see web/limits.py for unknown logins).
+LOCKED = SignInRefused(
+    "too many failed attempts: this account is locked",
+    hint="try again in 15 minutes, or ask your administrator",
+)
+
+
 class Next(StrEnum):
     """Where a session goes after the password."""
 
@@ -58,16 +65,17 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Roles that can see identifying data, and administrators, who can give a role that does.
+SECOND_FACTOR_ROLES = IDENTITY_ROLES | {Role.ADMINISTRATOR}
+
+
 def needs_second_factor(user: User) -> bool:
-    return bool({Role(r) for r in user.roles} & IDENTITY_ROLES) or user.system_admin
+    return bool({Role(r) for r in user.roles} & SECOND_FACTOR_ROLES) or user.system_admin
 
 
 def _locked(user: User) -> SignInRefused | None:
     if user.locked_until is not None and user.locked_until > utcnow():
-        return SignInRefused(
-            "too many failed attempts: this account is locked",
-            hint=f"try again after {user.locked_until:%H:%M} UTC, or ask your administrator",
-        )
+        return LOCKED
     return None
 
 
@@ -83,7 +91,9 @@ def sign_in(
     session: Session, cipher: FieldCipher, login: str, password: str
 ) -> Started | SignInRefused:
     """Check a password and open a session, locking the account after repeated failures."""
-    user = session.scalar(select(User).where(User.login_index == login_index(cipher, login)))
+    user = session.scalar(
+        select(User).where(User.login_index == login_index(cipher, login)).with_for_update()
+    )
     if user is not None and (refusal := _locked(user)) is not None:
         return refusal
     if (
@@ -142,7 +152,7 @@ def verify_second_factor(
 ) -> SignInRefused | None:
     """Accept a current TOTP code (once) or an unused recovery code for a pending session.
     Wrong codes count towards the lock-out like wrong passwords."""
-    user = session.get(User, web.user_id)
+    user = session.get(User, web.user_id, with_for_update=True)
     if user is None:
         return SignInRefused("this session has ended")
     if (refusal := _locked(user)) is not None:
@@ -175,10 +185,22 @@ def _use_recovery_code(session: Session, user: User, code: str) -> bool:
         select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
     ):
         if hmac.compare_digest(candidate.code_hash, wanted):
-            candidate.used_at = utcnow()
+            # Only the request that marks the code used may use it, however many race.
+            marked = session.execute(
+                update(RecoveryCode)
+                .where(RecoveryCode.id == candidate.id, RecoveryCode.used_at.is_(None))
+                .values(used_at=utcnow())
+            )
+            if getattr(marked, "rowcount", 0) != 1:
+                return False
             append(session, [Change(f"user:{user.id}", "recovery-code", "users", user.id)])
             return True
     return False
+
+
+def _recovery_code() -> str:
+    """Ten lower-case letters (47 bits): never all digits, so never taken for a TOTP code."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(10))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,16 +219,24 @@ def finish_enrolment(
 ) -> list[str]:
     """Store the second factor once the user proved their device has it; returns recovery
     codes, to be shown once."""
-    user = session.get(User, web.user_id)
+    user = session.get(User, web.user_id, with_for_update=True)
     if user is None:
         raise SignInRefused("this session has ended")
+    if user.totp_secret is not None:
+        # Replacing a second factor would let a password alone take the account over.
+        raise SignInRefused(
+            "this account has a second factor already",
+            hint="an administrator resets it with `haven users reset-2fa` if the device is lost",
+        )
     totp = pyotp.TOTP(seed)
     code = "".join(code.split())
-    if not any(strings_equal(code, totp.at(utcnow(), counter_offset=o)) for o in (-1, 0, 1)):
-        raise SignInRefused("that code does not match: check the clock of your device")
+    try:
+        step = totp.verify_and_get_timecode(code, valid_window=1)
+    except pyotp.exceptions.OTPVerificationError:
+        raise SignInRefused("that code does not match: check the clock of your device") from None
     user.totp_secret = cipher.encrypt(seed.encode(), f"users.totp_secret:{user.id}")
-    user.totp_last_step = totp.timecode(utcnow())
-    codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
+    user.totp_last_step = step
+    codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
     session.execute(
         update(RecoveryCode).where(RecoveryCode.user_id == user.id).values(used_at=utcnow())
     )

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from haven.access.accounts import NewUser, create_user, login_index
 from haven.access.models import User
-from haven.access.policy import IDENTITY_ROLES
+from haven.access.signin import SECOND_FACTOR_ROLES
 from haven.crypto.fields import FieldCipher
 from haven.demo.generator import DEMO_CONTRIBUTORS
 from haven.domain.enums import Role
@@ -49,6 +49,6 @@ def ensure_demo_accounts(session: Session, cipher: FieldCipher) -> list[DemoAcco
             new = NewUser(organisations[org_index], login, DEMO_PASSWORD, frozenset({role}))
             create_user(session, cipher, new, actor="demo")
         accounts.append(
-            DemoAccount(login, DEMO_CONTRIBUTORS[org_index][0], role, role in IDENTITY_ROLES)
+            DemoAccount(login, DEMO_CONTRIBUTORS[org_index][0], role, role in SECOND_FACTOR_ROLES)
         )
     return accounts

@@ -122,12 +122,15 @@ def get_incident(
         .where(IncidentPerson.incident_id == incident.id, visible(reader, Person))
         .order_by(IncidentPerson.role, Person.id)
     ).all()
+    shown = {person.id for _, person in links}
     for link, person in links:
+        # Naming a person the reader may not see would tell that they exist.
+        behalf = link.on_behalf_of_id if link.on_behalf_of_id in shown else None
         view.people.append(
             LinkedPerson(
                 id=person.id,
                 role=link.role.value,
-                on_behalf_of_id=link.on_behalf_of_id,
+                on_behalf_of_id=behalf,
                 profile=person.profile,
                 nationality=person.nationality,
                 identity=read_identity(session, cipher, person.id),

@@ -39,6 +39,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
+    # Pages carry narratives, identities, recovery codes and new passwords: keep no copy.
+    "Cache-Control": "no-store",
 }
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 
+from haven.access.signin import LOCK_OUT, MAX_FAILURES
 from haven.errors import HavenError
 
 
@@ -39,6 +40,15 @@ class SlidingWindow:
             events.append(moment)
             return True
 
+    def full(self, key: str, now: float | None = None) -> bool:
+        """Whether ``key`` has used up the window, without counting an event."""
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            events = self._events.get(key)
+            while events and moment - events[0] >= self.seconds:
+                events.popleft()
+            return bool(events) and len(events or ()) >= self.limit
+
     def _forget_idle(self, moment: float) -> None:
         idle = [k for k, e in self._events.items() if not e or moment - e[-1] >= self.seconds]
         for key in idle:
@@ -54,6 +64,9 @@ class SignInLimits:
     def __init__(self, per_connection: int = 20, overall: int = 600, seconds: float = 60) -> None:
         self.per_connection = SlidingWindow(per_connection, seconds)
         self.overall = SlidingWindow(overall, seconds)
+        # Failures per login, existing or not, so that a lock-out does not tell which logins
+        # exist: an unknown login locks after as many failures as a real one.
+        self.per_login = SlidingWindow(MAX_FAILURES, LOCK_OUT.total_seconds())
 
     def check(self, connection: str) -> None:
         if not self.per_connection.allow(connection) or not self.overall.allow("all"):
@@ -61,3 +74,9 @@ class SignInLimits:
                 "too many sign-in attempts from this connection",
                 hint="wait a minute and try again",
             )
+
+    def login_locked(self, login_key: str) -> bool:
+        return self.per_login.full(login_key)
+
+    def login_failed(self, login_key: str) -> None:
+        self.per_login.allow(login_key)

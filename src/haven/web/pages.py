@@ -13,18 +13,20 @@ import pyotp
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature, TimestampSigner
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import reader_for, revoke_token
+from haven.access.accounts import login_index, reader_for, revoke_token
 from haven.access.models import ApiToken, User, WebSession
 from haven.access.policy import Reader
 from haven.access.signin import (
     ISSUER,
+    LOCKED,
     Next,
     SignInRefused,
+    Started,
     begin_enrolment,
     find_session,
     finish_enrolment,
@@ -156,7 +158,13 @@ def sign_in_submit(
     check_anonymous_csrf(request, runtime.settings, form.csrf)
     limits: SignInLimits = request.app.state.sign_in_limits
     limits.check(request.client.host if request.client else "unknown")
-    outcome = sign_in(session, cipher, form.login, form.password)
+    login_key = login_index(cipher, form.login)
+    if limits.login_locked(login_key):
+        outcome: Started | SignInRefused = LOCKED
+    else:
+        outcome = sign_in(session, cipher, form.login, form.password)
+        if isinstance(outcome, SignInRefused) and outcome is not LOCKED:
+            limits.login_failed(login_key)
     if isinstance(outcome, SignInRefused):
         return _page_with_csrf(
             request, "sign_in.html", runtime, 401, error=outcome.one_line(), login=form.login
@@ -203,8 +211,21 @@ def second_factor_submit(
     return RedirectResponse("/incidents", status_code=303)
 
 
-def _seed_signer(runtime: Runtime) -> Signer:
-    return Signer(runtime.settings.secret_key, salt="haven totp enrolment")
+def _enrolling(request: Request, session: Session, runtime: Runtime) -> tuple[WebSession, User]:
+    """The session of a user setting up a second factor; one who has a factor is sent to give
+    it (a password alone must never replace it) or back to their account."""
+    web, user = _pending_or_sign_in(request, session, runtime)
+    if user.totp_secret is not None:
+        raise RedirectTo("/account" if web.verified else "/sign-in/second-factor")
+    return web, user
+
+
+ENROLMENT_SECONDS = 900
+
+
+def _seed_signer(runtime: Runtime, web: WebSession) -> TimestampSigner:
+    """Signs the seed in the enrolment form for this session only, for a quarter of an hour."""
+    return TimestampSigner(runtime.settings.secret_key, salt=f"haven totp enrolment {web.id}")
 
 
 def _qr_data_uri(uri: str) -> str:
@@ -233,7 +254,7 @@ def _enrol_page(
         csrf=session_csrf(runtime.settings, web.id),
         qr=_qr_data_uri(uri),
         seed=secret,
-        signed_seed=_seed_signer(runtime).sign(secret).decode(),
+        signed_seed=_seed_signer(runtime, web).sign(secret).decode(),
     )
 
 
@@ -241,7 +262,7 @@ def _enrol_page(
 def enrol_form(
     request: Request, session: SessionDep, cipher: CipherDep, runtime: RuntimeDep
 ) -> HTMLResponse:
-    web, user = _pending_or_sign_in(request, session, runtime)
+    web, user = _enrolling(request, session, runtime)
     login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
     return _enrol_page(request, runtime, web, (login, begin_enrolment(login).seed))
 
@@ -254,10 +275,12 @@ def enrol_submit(
     runtime: RuntimeDep,
     form: Annotated[EnrolForm, Form()],
 ) -> Response:
-    web, user = _pending_or_sign_in(request, session, runtime)
+    web, user = _enrolling(request, session, runtime)
     check_session_csrf(runtime.settings, web.id, form.csrf)
     try:
-        plain_seed = _seed_signer(runtime).unsign(form.seed).decode()
+        plain_seed = (
+            _seed_signer(runtime, web).unsign(form.seed, max_age=ENROLMENT_SECONDS).decode()
+        )
     except BadSignature:
         raise RedirectTo("/account/second-factor") from None
     try:
