@@ -39,7 +39,7 @@ def live_server(settings: Settings) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
                 pytest.fail(f"haven serve stopped: {server.stderr.read() if server.stderr else ''}")
@@ -49,7 +49,7 @@ def live_server(settings: Settings) -> Iterator[str]:
             except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail("haven serve did not answer within 30 seconds")
+                pytest.fail("haven serve did not answer within 60 seconds")
             time.sleep(0.2)
         yield base
     finally:

@@ -41,6 +41,13 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def _page(browser: Browser) -> Page:
+    # Generous: a loaded two-core machine can take seconds to start a page.
+    page = _page(browser)
+    page.set_default_timeout(60_000)
+    return page
+
+
 @pytest.fixture
 def registry(runtime: Runtime, cipher: FieldCipher) -> None:
     with runtime.transaction() as session:
@@ -80,7 +87,7 @@ def _sign_in(page: Page, base: str, login: str) -> None:
 def test_a_caseworker_signs_in_with_a_second_factor_and_sees_what_the_label_allows(
     browser: Browser, live_server: str, registry: None
 ) -> None:
-    page = browser.new_page()
+    page = _page(browser)
     _sign_in(page, live_server, "case@example.org")
     page.wait_for_url(f"{live_server}/account/second-factor")
     assert page.locator("img[alt^='QR code']").is_visible()
@@ -99,7 +106,7 @@ def test_a_caseworker_signs_in_with_a_second_factor_and_sees_what_the_label_allo
 def test_an_analyst_sees_the_shared_incident_but_no_narrative(
     browser: Browser, live_server: str, registry: None
 ) -> None:
-    page = browser.new_page()
+    page = _page(browser)
     _sign_in(page, live_server, "analyst@example.org")
     page.wait_for_url(f"{live_server}/incidents")
     assert SHARED in page.locator("table").inner_text()
@@ -110,7 +117,7 @@ def test_an_analyst_sees_the_shared_incident_but_no_narrative(
 def test_a_wrong_password_shows_a_plain_refusal(
     browser: Browser, live_server: str, registry: None
 ) -> None:
-    page = browser.new_page()
+    page = _page(browser)
     page.goto(f"{live_server}/sign-in")
     page.fill("#login", "case@example.org")
     page.fill("#password", "not the password")
