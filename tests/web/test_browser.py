@@ -43,7 +43,7 @@ def browser() -> Iterator[Browser]:
 
 def _page(browser: Browser) -> Page:
     # Generous: a loaded two-core machine can take seconds to start a page.
-    page = _page(browser)
+    page = browser.new_page()
     page.set_default_timeout(60_000)
     return page
 
