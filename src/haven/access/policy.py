@@ -190,9 +190,15 @@ def visible_ids(
 
 def record_identity_reads(session: Session, reader: Reader, person_ids: Iterable[str]) -> None:
     """Write who read whose identifying fields, when and through which surface."""
+    record_reads(session, reader, "people", person_ids)
+
+
+def record_reads(session: Session, reader: Reader, entity: str, ids: Iterable[str]) -> None:
+    """Write who read the sealed content (identities, narratives) of which records, when and
+    through which surface."""
     changes = [
-        Change(reader.actor, "read", "people", person_id, surface=reader.surface)
-        for person_id in sorted(set(person_ids))
+        Change(reader.actor, "read", entity, record_id, surface=reader.surface)
+        for record_id in sorted(set(ids))
     ]
     append(session, changes)
 

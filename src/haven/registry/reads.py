@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.access.policy import Reader, record_identity_reads, visible
+from haven.access.policy import Reader, record_identity_reads, record_reads, visible
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.errors import NotFound
@@ -95,6 +95,7 @@ def list_incidents(
     rows = rows[:limit]
     tactics = _tactics(session, [row.id for row in rows])
     views = [IncidentView(row, tactics[row.id], _narrative(cipher, reader, row)) for row in rows]
+    record_reads(session, reader, "incidents", [v.incident.id for v in views if v.narrative])
     return views, (rows[-1].id if more and rows else None)
 
 
@@ -114,6 +115,8 @@ def get_incident(
         _tactics(session, [incident.id])[incident.id],
         _narrative(cipher, reader, incident),
     )
+    if view.narrative is not None:
+        record_reads(session, reader, "incidents", [incident.id])
     if not reader.reads_identities:
         return view
     links = session.execute(

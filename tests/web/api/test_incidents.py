@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from haven.access.accounts import NewUser, TokenRequest, create_token, create_user
 from haven.access.models import ApiToken
+from haven.audit.models import AuditEntry
 from haven.db.values import utcnow
 from haven.domain.enums import Role
 from haven.runtime import Runtime
@@ -144,3 +145,31 @@ def test_malformed_group_and_recipient_ids_are_refused_plainly(
         )
         assert response.status_code == 422, response.text
         assert "named by their ids" in response.json()["error"]
+
+
+def test_narrative_reads_are_audited_and_only_for_roles_that_get_them(
+    client: TestClient,
+    runtime: Runtime,
+    organisation: Callable[..., str],
+    member: Callable[..., Any],
+) -> None:
+    ngo = organisation("Exile Legal Aid")
+    caseworker_id, caseworker = member(ngo, Role.CASEWORKER)
+    analyst_id, analyst = member(ngo, Role.ANALYST)
+    incident_id = client.post("/api/v1/incidents", json=INCIDENT, headers=caseworker).json()["id"]
+
+    listed = client.get("/api/v1/incidents", headers=caseworker).json()["items"]
+    assert listed[0]["narrative"] == INCIDENT["narrative"]
+    assert client.get("/api/v1/incidents", headers=analyst).json()["items"][0]["narrative"] is None
+    client.get(f"/api/v1/incidents/{incident_id}", headers=analyst)
+
+    with runtime.reading() as session:
+        reads = session.execute(
+            select(AuditEntry.actor, AuditEntry.surface).where(
+                AuditEntry.entity == "incidents",
+                AuditEntry.entity_id == incident_id,
+                AuditEntry.action == "read",
+            )
+        ).all()
+    assert reads == [(f"user:{caseworker_id}", "api")]
+    assert analyst_id not in {actor for actor, _ in reads}

@@ -26,7 +26,7 @@ from haven.web.api.authoring import (
     replace_responses,
     without_sharing,
 )
-from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
+from haven.web.deps import CipherDep, ReaderDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -122,7 +122,7 @@ class IncidentQuery(BaseModel):
 
 @router.get("", summary="List incidents", response_model=IncidentPage)
 def list_(
-    session: ReadSessionDep,
+    session: SessionDep,  # a writing transaction: each narrative read is recorded
     cipher: CipherDep,
     reader: ReaderDep,
     query: Annotated[IncidentQuery, Query()],
