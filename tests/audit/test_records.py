@@ -7,7 +7,7 @@ from sqlalchemy import delete, select, update
 
 from haven.audit.records import check_records
 from haven.registry.models import Incident, IncidentTactic, Organisation, Person
-from haven.registry.schemas import OrganisationIn
+from haven.registry.schemas import IncidentIn, OrganisationIn, PersonIn
 from haven.runtime import Runtime
 
 
@@ -52,3 +52,21 @@ def test_a_record_deleted_around_haven_is_named(runtime: Runtime, writer: Any) -
     with runtime.reading() as session:
         found = [d.describe() for d in check_records(session, runtime.cipher())]
     assert found == [f"organisations record {organisation_id} was removed outside Haven"]
+
+
+def test_records_without_sealed_values_match_too(runtime: Runtime, writer: Any) -> None:
+    writer.add_incident(
+        IncidentIn.model_validate(
+            {
+                "title": "t",
+                "occurred": {"start": "2024-01-01"},
+                "origin_state": "CN",
+                "tactics": ["doxing"],
+            }
+        )
+    )
+    writer.add_person(PersonIn.model_validate({"profile": "journalist"}))
+    writer.flush()
+    writer.session.commit()
+    with runtime.reading() as session:
+        assert list(check_records(session, runtime.cipher())) == []

@@ -164,7 +164,8 @@ class RegistryWriter:
             **self._incident_values(incident_id, data),
             **self._provenance(self._now),
         }
-        extra = {"tactics": sorted(data.tactics), "narrative": self._fingerprint(data.narrative)}
+        narrative = self._fingerprint(data.narrative or None)
+        extra = {"tactics": sorted(data.tactics), "narrative": narrative}
         self._record(models.Incident, INCIDENT_COLUMNS, state, extra)
         rows = self._rows[models.IncidentTactic]
         rows.extend((incident_id, tactic) for tactic in data.tactics)
