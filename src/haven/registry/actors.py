@@ -13,7 +13,7 @@ from haven.access.policy import Reader, visible
 from haven.domain.enums import OrganisationKind, Tlp
 from haven.errors import NotFound
 from haven.registry.models import Organisation
-from haven.registry.paging import check_cursor, page_size, require_record_id
+from haven.registry.paging import keyset_page, require_record_id
 
 MISSING = "no such organisation"
 
@@ -46,15 +46,8 @@ def list_organisations(
 ) -> tuple[list[Organisation], str | None]:
     """A page of organisations the reader may see, newest first; returns the page and the cursor
     of the next page (None on the last)."""
-    check_cursor(after)
-    limit = page_size(limit)
-    query = select(Organisation).where(visible(reader, Organisation), *_conditions(filters))
-    if after is not None:
-        query = query.where(Organisation.id < after)
-    rows = list(session.scalars(query.order_by(Organisation.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (rows[-1].id if more and rows else None)
+    conditions = [visible(reader, Organisation), *_conditions(filters)]
+    return keyset_page(session, Organisation, conditions, after=after, limit=limit)
 
 
 def get_organisation(session: Session, reader: Reader, organisation_id: str) -> Organisation:

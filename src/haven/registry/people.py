@@ -17,7 +17,7 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.enums import Tlp
 from haven.errors import NotFound
 from haven.registry.models import Person
-from haven.registry.paging import check_cursor, page_size, require_record_id
+from haven.registry.paging import keyset_page, require_record_id
 from haven.registry.schemas import Identity
 from haven.registry.sealed import read_identity
 
@@ -59,15 +59,9 @@ def list_people(
 ) -> tuple[list[PersonView], str | None]:
     """A page of people the reader may see, newest first, without identities; returns the page
     and the cursor of the next page (None on the last)."""
-    check_cursor(after)
-    limit = page_size(limit)
-    query = select(Person).where(visible(reader, Person), *_conditions(filters))
-    if after is not None:
-        query = query.where(Person.id < after)
-    rows = list(session.scalars(query.order_by(Person.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [PersonView(row) for row in rows], (rows[-1].id if more and rows else None)
+    conditions = [visible(reader, Person), *_conditions(filters)]
+    rows, next_cursor = keyset_page(session, Person, conditions, after=after, limit=limit)
+    return [PersonView(row) for row in rows], next_cursor
 
 
 def get_person(session: Session, cipher: FieldCipher, reader: Reader, person_id: str) -> PersonView:

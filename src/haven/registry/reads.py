@@ -15,7 +15,7 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.errors import NotFound
 from haven.registry.models import Incident, IncidentPerson, IncidentTactic, Person
-from haven.registry.paging import check_cursor, page_size, require_record_id
+from haven.registry.paging import keyset_page, require_record_id
 from haven.registry.schemas import Identity
 from haven.registry.sealed import read_identity, sealed_context
 
@@ -85,18 +85,12 @@ def list_incidents(
 ) -> tuple[list[IncidentView], str | None]:
     """A page of incidents the reader may see, newest first; returns the page and the cursor of
     the next page (None on the last)."""
-    limit = page_size(limit)
-    check_cursor(after)
-    query = select(Incident).where(visible(reader, Incident), *_conditions(filters))
-    if after is not None:
-        query = query.where(Incident.id < after)
-    rows = list(session.scalars(query.order_by(Incident.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
+    conditions = [visible(reader, Incident), *_conditions(filters)]
+    rows, next_cursor = keyset_page(session, Incident, conditions, after=after, limit=limit)
     tactics = _tactics(session, [row.id for row in rows])
     views = [IncidentView(row, tactics[row.id], _narrative(cipher, reader, row)) for row in rows]
     record_reads(session, reader, "incidents", [v.incident.id for v in views if v.narrative])
-    return views, (rows[-1].id if more and rows else None)
+    return views, next_cursor
 
 
 def get_incident(
