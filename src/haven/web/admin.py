@@ -126,9 +126,14 @@ def revoke_user_sessions(
 
 
 @router.get("/admin/organisations", response_class=HTMLResponse)
-def organisations_page(
-    request: Request, visitor: VisitorDep, session: SessionDep, error: str | None = None
+def organisations_page(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
+    return _organisations_page(request, visitor, session)
+
+
+def _organisations_page(
+    request: Request, visitor: Visitor, session: SessionDep, error: str | None = None
 ) -> HTMLResponse:
+    """The page, with a refusal when a form was refused (never from the address bar)."""
     _system_administrator(visitor)
     rows = session.scalars(select(Contributor).order_by(Contributor.name)).all()
     kinds = [kind.value for kind in MEMBER_KINDS]
@@ -157,7 +162,7 @@ def add_organisation(
             actor=visitor.reader.actor,
         )
     except HavenError as refusal:
-        return organisations_page(request, visitor, session, error=refusal.one_line())
+        return _organisations_page(request, visitor, session, error=refusal.one_line())
     return RedirectResponse("/admin/organisations", status_code=303)
 
 
