@@ -12,6 +12,7 @@ from haven.access.models import (
 )
 from haven.audit.models import AuditEntry, AuditHead
 from haven.db.meta import Meta
+from haven.intake.models import EvidenceFile, IdempotencyKey, ImportedRow, Report, ReportMessage
 from haven.registry.models import (
     Contributor,
     Evidence,
@@ -35,6 +36,9 @@ __all__ = [
     "ConsentEvent",
     "Contributor",
     "Evidence",
+    "EvidenceFile",
+    "IdempotencyKey",
+    "ImportedRow",
     "Incident",
     "IncidentEvidence",
     "IncidentInstrument",
@@ -48,6 +52,8 @@ __all__ = [
     "PersonLookup",
     "RecordRecipient",
     "RecordShare",
+    "Report",
+    "ReportMessage",
     "SharingGroup",
     "SharingGroupMember",
     "User",

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     migrate_on_start: bool | None = None
     # Level of Haven's own log messages.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Where evidence files are kept (encrypted); empty means "evidence" in data_dir.
+    evidence_dir: Path | None = None
+    # Largest evidence file accepted, in megabytes, and most files with one report or message.
+    max_file_mb: int = Field(default=20, ge=1, le=2048)
+    max_files: int = Field(default=5, ge=0, le=50)
+    # Evidence uploads stop (reports still arrive) when the disk has less free space than this.
+    disk_reserve_mb: int = Field(default=1024, ge=0)
+    # Reports accepted from the public form per minute, and evidence megabytes per hour, in all.
+    reports_per_minute: int = Field(default=60, ge=1)
+    evidence_mb_per_hour: int = Field(default=2048, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -70,6 +80,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'haven.db').as_posix()}"
+
+    @property
+    def resolved_evidence_dir(self) -> Path:
+        return self.evidence_dir or self.data_dir / "evidence"
 
     @property
     def resolved_key_file(self) -> Path:

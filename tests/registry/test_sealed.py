@@ -306,6 +306,9 @@ def test_instrument_references_and_evidence_filenames_are_ciphertext(
     )
 
 
+REGISTRY_TABLES = ("incidents", "people", "legal_instruments", "evidence")
+
+
 def _rotate(session: Session, cipher: FieldCipher, limit: int) -> tuple[int, int]:
     seen = changed = 0
     for spec in SEALED_COLUMNS:
@@ -336,8 +339,9 @@ def test_reencrypt_batch_moves_every_ciphertext_to_the_new_key(
     assert seen == 10
     for spec in SEALED_COLUMNS:
         values = _raw_column(session, spec.table, spec.column)
-        assert values
-        assert {FieldCipher.key_number(v)[1] for _, v in values} == {2}, spec
+        # This test writes registry records only; intake and access columns have their own.
+        assert values or spec.table not in REGISTRY_TABLES, spec
+        assert {FieldCipher.key_number(v)[1] for _, v in values} <= {2}, spec
     assert key_numbers_in_use(session, rotated) == {2}
     assert read_identity(session, rotated, main_id) == parse(Identity, IDENTITY)
     for index, person_id in enumerate(ids[1:]):

@@ -29,6 +29,7 @@ from haven.access.signin import reset_second_factor
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.errors import NotFound
+from haven.intake.reports import set_intake_organisation
 from haven.registry.models import Contributor
 from haven.registry.paging import is_record_id
 from haven.runtime import open_runtime
@@ -79,15 +80,27 @@ def orgs_create(
     out.print(f"created organisation {name} ({organisation_id})")
 
 
+@orgs_app.command("intake")
+def orgs_intake(
+    organisation: Annotated[str, typer.Argument(help="Name or id of the organisation.")],
+) -> None:
+    """Make this organisation the one that receives reports from the public form at /report."""
+    with open_runtime(load_settings()) as runtime, runtime.transaction() as session:
+        found = _organisation(session, organisation)
+        set_intake_organisation(session, found.id, actor=ACTOR)
+    out.print(f"reports from the public form now go to {found.name}")
+
+
 @orgs_app.command("list")
 def orgs_list() -> None:
     """List organisations."""
     with open_runtime(load_settings()) as runtime, runtime.transaction() as session:
         rows = session.scalars(select(Contributor).order_by(Contributor.name)).all()
-        table = Table("name", "kind", "member state")
+        table = Table("name", "kind", "member state", "receives reports")
         table.add_column("id", overflow="fold")
         for row in rows:
-            table.add_row(row.name, row.kind.value, row.member_state or "", row.id)
+            intake = "yes" if row.handles_reports else ""
+            table.add_row(row.name, row.kind.value, row.member_state or "", intake, row.id)
     out.print(table)
 
 

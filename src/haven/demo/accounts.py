@@ -13,6 +13,7 @@ from haven.access.signin import SECOND_FACTOR_ROLES
 from haven.crypto.fields import FieldCipher
 from haven.demo.generator import DEMO_CONTRIBUTORS
 from haven.domain.enums import Role
+from haven.intake.reports import intake_organisation, set_intake_organisation
 from haven.registry.contributors import ensure_contributor
 
 DEMO_PASSWORD = "haven-demo-password"  # noqa: S105 (printed by `make run`; never in production)
@@ -40,6 +41,8 @@ def ensure_demo_accounts(session: Session, cipher: FieldCipher) -> list[DemoAcco
         ensure_contributor(session, cipher, name, kind, state, actor="demo")
         for name, kind, state in DEMO_CONTRIBUTORS
     ]
+    if intake_organisation(session) is None:
+        set_intake_organisation(session, organisations[0], actor="demo")
     accounts = []
     for login, org_index, role in DEMO_ACCOUNTS:
         known = session.scalar(

@@ -161,3 +161,46 @@ class RecipientKind(StrEnum):
     AUTHORITY = "authority"
     EU_BODY = "eu-body"
     COMPANY = "company"
+
+
+class ReportStatus(StrEnum):
+    """Where a report stands, as its reporter sees it on the follow-up page."""
+
+    RECEIVED = "received"
+    TRIAGED = "triaged"
+    VERIFIED = "verified"
+    NOT_SUBSTANTIATED = "not-substantiated"
+    REFERRED = "referred"
+    ACKNOWLEDGED = "acknowledged"
+    ACTION_RECORDED = "action-recorded"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class ReportChannel(StrEnum):
+    PUBLIC_FORM = "public-form"
+    API = "api"
+
+
+class ReporterRelation(StrEnum):
+    """Who was targeted, from the reporter's side."""
+
+    SELF = "self"
+    RELATIVE = "relative-in-home-country"
+    COLLEAGUE = "colleague"
+    OTHER = "other"
+
+
+class PerpetratorKind(StrEnum):
+    """Who the reporter believes is behind it."""
+
+    STATE = "state"
+    AGENCY = "agency"
+    EMBASSY = "embassy"
+    PROXY = "proxy"
+    UNKNOWN = "unknown"
+
+
+class MessageSender(StrEnum):
+    REPORTER = "reporter"
+    ORGANISATION = "organisation"

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     Enum,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -72,6 +74,8 @@ class Contributor(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[ContributorKind] = mapped_column(closed(ContributorKind, "contributor_kind"))
     member_state: Mapped[str | None] = mapped_column(country())
+    # The organisation that receives reports from the public form (one at most).
+    handles_reports: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

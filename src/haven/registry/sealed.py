@@ -31,6 +31,12 @@ SEALED_COLUMNS = (
     SealedColumn("people", "identity"),
     SealedColumn("legal_instruments", "reference"),
     SealedColumn("evidence", "filename"),
+    SealedColumn("users", "login"),
+    SealedColumn("users", "totp_secret"),
+    SealedColumn("reports", "contact"),
+    SealedColumn("reports", "details"),
+    SealedColumn("report_messages", "body"),
+    SealedColumn("idempotency_keys", "response"),
 )
 
 

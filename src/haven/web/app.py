@@ -23,11 +23,18 @@ from haven.web.admin import router as admin_router
 from haven.web.api.incidents import router as incidents_router
 from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
+from haven.web.bodylimit import BodyLimit
 from haven.web.health import router as health_router
-from haven.web.limits import SignInLimits
+from haven.web.limits import IntakeLimits, SignInLimits
 from haven.web.pages import RedirectTo
 from haven.web.pages import router as pages_router
+from haven.web.report import public_error
+from haven.web.report import router as report_router
+from haven.web.reports import router as reports_router
 from haven.web.templating import TEMPLATES
+
+MEBIBYTE = 1024 * 1024
+_WITH_FILES = ("/report", "/reports", "/imports", "/api/v1/reports")
 
 # Nothing is loaded from another host; pages work without JavaScript.
 SECURITY_HEADERS = {
@@ -55,6 +62,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.sign_in_limits = SignInLimits()
+    settings = runtime.settings
+    app.state.intake_limits = IntakeLimits(
+        reports_per_minute=settings.reports_per_minute,
+        evidence_bytes_per_hour=settings.evidence_mb_per_hour * MEBIBYTE,
+    )
+    # Forms with files may carry max_files files of max_file_mb each; anything else is small.
+    with_files = settings.max_files * settings.max_file_mb * MEBIBYTE + 2 * MEBIBYTE
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda path: with_files if path.startswith(_WITH_FILES) else 4 * MEBIBYTE,
+    )
 
     @app.middleware("http")
     async def security_headers(
@@ -86,6 +104,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health_router)
     app.include_router(incidents_router)
     app.include_router(pages_router)
+    app.include_router(report_router)
+    app.include_router(reports_router)
     app.include_router(admin_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(people_router)
@@ -117,6 +137,9 @@ def create_app(runtime: Runtime) -> FastAPI:
 
 def _error_response(request: Request, error: HavenError) -> Response:
     """JSON for the API, a page for a browser; the same words either way."""
+    path = request.url.path
+    if path == "/report" or path.startswith("/report/"):
+        return public_error(request, error)
     if request.url.path.startswith("/api/"):
         body: dict[str, Any] = {"error": error.message}
         if error.hint:

@@ -80,3 +80,55 @@ class SignInLimits:
 
     def login_failed(self, login_key: str) -> None:
         self.per_login.allow(login_key)
+
+
+class ByteBudget:
+    """At most ``limit`` bytes in any ``seconds`` long window, for everyone together."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._spent: deque[tuple[float, int]] = deque()
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int, now: float | None = None) -> bool:
+        moment = time.monotonic() if now is None else now
+        with self._lock:
+            while self._spent and moment - self._spent[0][0] >= self.seconds:
+                self._total -= self._spent.popleft()[1]
+            if self._total + size > self.limit:
+                return False
+            self._spent.append((moment, size))
+            self._total += size
+            return True
+
+
+class IntakeLimits:
+    """Limits on the public report form and follow-up that track nobody: a budget for all
+    reports together, one for evidence bytes, and counts per receipt code. A flood of junk uses
+    up the shared budgets for a while; it cannot fill the disk, and a code's owner keeps their
+    own allowance."""
+
+    def __init__(
+        self, *, reports_per_minute: int, evidence_bytes_per_hour: int, per_code_per_hour: int = 30
+    ) -> None:
+        self.reports = SlidingWindow(reports_per_minute, 60)
+        self.evidence = ByteBudget(evidence_bytes_per_hour, 3600)
+        self.per_code = SlidingWindow(per_code_per_hour, 3600)
+        # Wrong codes, from everyone: 100 bits cannot be guessed, but each try costs a query.
+        self.wrong_codes = SlidingWindow(600, 60)
+
+    def report(self) -> None:
+        if not self.reports.allow("all"):
+            raise TooManyRequests(
+                "many reports are arriving right now and this one could not be taken",
+                hint="please wait a minute and send it again; nothing you entered was lost",
+            )
+
+    def code_action(self, report_id: str) -> None:
+        if not self.per_code.allow(report_id):
+            raise TooManyRequests(
+                "too many changes with this receipt code in the last hour",
+                hint="please wait and try again later",
+            )

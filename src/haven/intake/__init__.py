@@ -1,0 +1,1 @@
+"""Intake: the public report form, receipt codes, evidence files, organisations' imports."""
