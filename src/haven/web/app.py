@@ -23,6 +23,7 @@ from haven.web.admin import router as admin_router
 from haven.web.api.incidents import router as incidents_router
 from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
+from haven.web.api.reports import router as api_reports_router
 from haven.web.bodylimit import BodyLimit
 from haven.web.health import router as health_router
 from haven.web.limits import IntakeLimits, SignInLimits
@@ -110,6 +111,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(people_router)
     app.include_router(organisations_router)
+    app.include_router(api_reports_router)
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:

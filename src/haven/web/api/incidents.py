@@ -6,9 +6,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from haven.domain.enums import IncidentStatus, Tlp
+from haven.intake.idempotency import Answer, once, request_digest
 from haven.registry.models import Incident
 from haven.registry.reads import (
     IncidentFilter,
@@ -21,11 +23,13 @@ from haven.web.api.authoring import (
     AuthoringDep,
     Created,
     Sharing,
+    author,
     create_shared,
     replace_own,
     replace_responses,
     without_sharing,
 )
+from haven.web.api.reports import IdempotencyKeyHeader, replayable
 from haven.web.deps import CipherDep, ReaderDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -154,13 +158,35 @@ def detail(
     return _out(get_incident(session, cipher, reader, incident_id), detail=True)
 
 
-@router.post("", summary="Create an incident", status_code=201, response_model=Created)
+@router.post(
+    "",
+    summary="Create an incident",
+    status_code=201,
+    response_model=Created,
+    responses={422: {"description": "Invalid incident, or an Idempotency-Key reused."}},
+)
 def create(
-    data: IncidentCreate,
-    request: AuthoringDep,
-) -> Created:
+    data: IncidentCreate, request: AuthoringDep, idempotency_key: IdempotencyKeyHeader = None
+) -> JSONResponse:
+    actor = author(request.reader)
     record = without_sharing(data, IncidentIn)
-    return create_shared(request, "incidents", data, lambda writer: writer.add_incident(record))
+
+    def work() -> Answer:
+        created = create_shared(
+            request, "incidents", data, lambda writer: writer.add_incident(record)
+        )
+        return Answer(201, created.model_dump())
+
+    digest = request_digest("POST", "/api/v1/incidents", data.model_dump_json())
+    answer = once(
+        request.session,
+        request.cipher,
+        actor.contributor_id,
+        key=idempotency_key,
+        digest=digest,
+        work=work,
+    )
+    return replayable(answer, f"/api/v1/incidents/{answer.body.get('id')}")
 
 
 @router.put(
