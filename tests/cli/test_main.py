@@ -13,10 +13,21 @@ import pytest
 import typer
 from sqlalchemy import select, update
 
+from haven.access.models import User
 from haven.audit.models import AuditEntry
 from haven.cli.main import app
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
+from haven.domain.enums import ReportChannel
+from haven.intake.files import EvidenceStore, check_file
+from haven.intake.models import Report
+from haven.intake.reports import (
+    ReportIn,
+    Submission,
+    intake_organisation,
+    open_json,
+    submit_report,
+)
 from haven.registry.models import Person
 from haven.registry.sealed import (
     SEALED_COLUMNS,
@@ -160,6 +171,50 @@ def test_keys_rotate_reencrypts_everything_and_retires_the_old_key(
             assert identity is not None
             assert identity.names
     assert cli("audit", "verify").code == 0
+
+
+def test_keys_rotate_covers_logins_reports_and_evidence_files(
+    cli: Cli, runtime: Runtime, settings: Settings
+) -> None:
+    assert cli("demo", "--incidents", "2").code == 0
+    store = EvidenceStore(settings.resolved_evidence_dir, reserve_bytes=0)
+    report = ReportIn.model_validate(
+        {
+            "what_happened": "Calls to my mother in Minsk",
+            "tactics": ["coercion-by-proxy"],
+            "occurred": {"start": "2026-01-01", "precision": "year"},
+            "origin_state": "BY",
+            "contact": {"method": "email", "address": "safe@example.org"},
+        }
+    )
+    checked = check_file("note.txt", b"they called again", max_bytes=1000)
+    cipher = runtime.cipher()
+    with runtime.transaction() as session:
+        handler = intake_organisation(session)
+        assert handler is not None
+        submission = Submission(handler, ReportChannel.PUBLIC_FORM, "reporter", "test")
+        receipt = submit_report(
+            session, cipher, report, submission, [checked], store=store, written=[]
+        )
+        report_id = receipt.report_id
+    assert store.key_numbers_in_use() == {1}
+
+    rotated = cli("keys", "rotate", "--retire")
+
+    assert rotated.code == 0, rotated.err
+    assert "retired data keys: 1" in rotated.out
+    cipher = FieldCipher(load_keyring(settings.resolved_key_file))
+    assert set(cipher.keyring.data_keys) == {2}
+    assert store.key_numbers_in_use() == {2}
+    (evidence_id, _, _), *_ = store.files()
+    assert store.get(cipher, evidence_id, "original") == b"they called again"
+    with runtime.reading() as session:
+        stored = session.get(Report, report_id)
+        assert stored is not None
+        assert open_json(cipher, "contact", stored)["address"] == "safe@example.org"
+        for user in session.scalars(select(User)):
+            assert cipher.key_number(user.login)[1] == 2
+            cipher.decrypt(user.login, f"users.login:{user.id}")
 
 
 def test_the_installed_command_prints_errors_without_a_traceback(

@@ -25,6 +25,7 @@ from haven.db.migrate import current_revision, head_revision, upgrade
 from haven.demo.accounts import DEMO_PASSWORD, DemoAccount, ensure_demo_accounts
 from haven.demo.generator import fill
 from haven.errors import AuditChainBroken, ConfigurationError, HavenError
+from haven.intake.files import EvidenceStore
 from haven.registry.models import Incident
 from haven.registry.sealed import key_numbers_in_use, reencrypt_all
 from haven.runtime import KEY_RELOAD_SECONDS, Runtime, open_runtime
@@ -137,6 +138,8 @@ def keys_rotate(
         out.print(f"added data key {keyring.active} to {path}: back this key file up now")
         cipher = FieldCipher(keyring)
         changed = reencrypt_all(runtime.transaction, cipher, batch_size)
+        store = EvidenceStore(runtime.settings.resolved_evidence_dir, reserve_bytes=0)
+        changed += store.reencrypt(cipher)
         with runtime.transaction() as session:
             change = Change(
                 "cli:keys-rotate",
@@ -153,8 +156,9 @@ def keys_rotate(
         # they have, a second pass catches what they wrote under the old key meanwhile.
         time.sleep(max(0.0, 2 * KEY_RELOAD_SECONDS - (time.monotonic() - saved_at)))
         reencrypt_all(runtime.transaction, cipher, batch_size)
+        store.reencrypt(cipher)
         with runtime.reading() as session:
-            in_use = key_numbers_in_use(session, cipher)
+            in_use = key_numbers_in_use(session, cipher) | store.key_numbers_in_use()
         retired = set(keyring.data_keys) - in_use - {keyring.active}
         save_keyring(keyring.without_data_keys(retired), path, overwrite=True)
         out.print(f"retired data keys: {', '.join(map(str, sorted(retired))) or 'none'}")

@@ -220,18 +220,50 @@ class EvidenceStore:
             )
         target = self.path(evidence_id, copy)
         target.parent.mkdir(parents=True, exist_ok=True)
-        sealed = cipher.encrypt(content, _context(evidence_id, copy))
+        self._write(target, cipher.encrypt(content, _context(evidence_id, copy)))
+        return target
+
+    @staticmethod
+    def _write(target: Path, sealed: bytes) -> None:
         partial = target.with_suffix(target.suffix + ".partial")
         with open(partial, "wb") as handle:
             handle.write(sealed)
             handle.flush()
             os.fsync(handle.fileno())
         partial.replace(target)
-        return target
 
     def get(self, cipher: FieldCipher, evidence_id: str, copy: str) -> bytes:
         sealed = self.path(evidence_id, copy).read_bytes()
         return cipher.decrypt(sealed, _context(evidence_id, copy))
+
+    def files(self) -> list[tuple[str, str, Path]]:
+        """Every stored file as (evidence id, copy, path)."""
+        if not self.root.exists():
+            return []
+        found = []
+        for path in sorted(self.root.glob("*/*")):
+            evidence_id, _, copy = path.name.partition(".")
+            if copy in ("original", "clean"):
+                found.append((evidence_id, copy, path))
+        return found
+
+    def reencrypt(self, cipher: FieldCipher) -> int:
+        """Re-encrypt every file still under an older data key; returns how many changed."""
+        changed = 0
+        for evidence_id, copy, path in self.files():
+            sealed = path.read_bytes()
+            fresh = cipher.reencrypt(sealed, _context(evidence_id, copy))
+            if fresh is not None:
+                self._write(path, fresh)
+                changed += 1
+        return changed
+
+    def key_numbers_in_use(self) -> set[int]:
+        used = set()
+        for _, _, path in self.files():
+            with path.open("rb") as handle:
+                used.add(FieldCipher.key_number(handle.read(64))[1])
+        return used
 
     def discard(self, evidence_id: str) -> None:
         for copy in ("original", "clean"):

@@ -451,11 +451,13 @@ def _submit(
     runtime: Runtime, report: ReportIn, handler: str, files: list[Checked], store: EvidenceStore
 ) -> Receipt:
     submission = Submission(handler, ReportChannel.PUBLIC_FORM, "reporter", SURFACE)
+    # The cipher first: loading it may write, which must not happen inside our transaction.
+    cipher = runtime.cipher()
     try:
         with kept_on_commit(store) as written, runtime.transaction() as session:
             return submit_report(
                 session,
-                runtime.cipher(),
+                cipher,
                 report,
                 submission,
                 files,
@@ -464,7 +466,7 @@ def _submit(
             )
     except StorageFull:
         with runtime.transaction() as session:
-            return submit_report(session, runtime.cipher(), report, submission)
+            return submit_report(session, cipher, report, submission)
 
 
 # -- the follow-up ---------------------------------------------------------------------------
@@ -508,10 +510,11 @@ def _follow_up_page(
 @router.get("/report/follow-up", response_class=HTMLResponse)
 def follow_up_form(request: Request) -> HTMLResponse:
     page = _page(request)
+    cipher = page.runtime.cipher()
     with page.runtime.reading() as session:
         report = _following(request, session, page.runtime.settings)
         if report is not None:
-            return _follow_up_page(page, session, page.runtime.cipher(), report)
+            return _follow_up_page(page, session, cipher, report)
     return page.render("report_code.html")
 
 
@@ -550,13 +553,13 @@ async def follow_up_message(request: Request) -> Response:
     settings = runtime.settings
     form = await request.form(max_files=settings.max_files + 1, max_fields=20)
     gettext = translations(page.lang.code).gettext
+    cipher = runtime.cipher()
     with runtime.transaction() as session:
         report = _require_following(request, session, settings, str(form.get("csrf") or ""))
         if isinstance(report, Response):
             return report
         body = str(form.get("message") or "").strip()
         checked, refusals = await read_files(await _uploads(form), settings, gettext)
-        cipher = runtime.cipher()
         if refusals or (not body and not checked):
             error = " ".join(refusals) or gettext(N_("Please write a message or add a file."))
             return _follow_up_page(page, session, cipher, report, 422, error=error, draft=body)
@@ -606,6 +609,7 @@ async def follow_up_consent(request: Request) -> Response:
     page = _page(request)
     runtime = page.runtime
     form = await request.form(max_files=0, max_fields=20)
+    cipher = runtime.cipher()
     with runtime.transaction() as session:
         report = _require_following(request, session, runtime.settings, str(form.get("csrf") or ""))
         if isinstance(report, Response):
@@ -616,7 +620,7 @@ async def follow_up_consent(request: Request) -> Response:
             return _follow_up_page(
                 page,
                 session,
-                runtime.cipher(),
+                cipher,
                 report,
                 429,
                 error=translations(page.lang.code).gettext(
