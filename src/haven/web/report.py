@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, TimestampSigner
 from pydantic import ValidationError
@@ -427,8 +428,7 @@ async def report_submit(request: Request) -> Response:
     store = _store(runtime)
     if checked and (not _limits(request).evidence.take(size) or not store.room_for(size)):
         kept_files, files_deferred = [], True
-    with runtime.reading() as session:
-        handler = intake_organisation(session)
+    handler = await run_in_threadpool(_intake_organisation, runtime)
     if handler is None:
         return again(
             503,
@@ -438,13 +438,19 @@ async def report_submit(request: Request) -> Response:
                 "organisation that runs it another way."
             ),
         )
-    receipt = _submit(runtime, report, handler, kept_files, store)
+    # Encryption, file writes and the database run off the event loop.
+    receipt = await run_in_threadpool(_submit, runtime, report, handler, kept_files, store)
     return page.render(
         "report_receipt.html",
         receipt=receipt,
         urgent=report.urgent,
         files_deferred=files_deferred,
     )
+
+
+def _intake_organisation(runtime: Runtime) -> str | None:
+    with runtime.reading() as session:
+        return intake_organisation(session)
 
 
 def _submit(
@@ -546,61 +552,72 @@ async def follow_up_open(request: Request) -> Response:
     return response
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What the reporter sent on the follow-up page, files already checked."""
+
+    csrf: str
+    body: str
+    files: list[Checked]
+    refusals: list[str]
+
+
 @router.post("/report/follow-up/message", response_class=HTMLResponse)
 async def follow_up_message(request: Request) -> Response:
     page = _page(request)
-    runtime = page.runtime
-    settings = runtime.settings
+    settings = page.runtime.settings
     form = await request.form(max_files=settings.max_files + 1, max_fields=20)
     gettext = translations(page.lang.code).gettext
+    checked, refusals = await read_files(await _uploads(form), settings, gettext)
+    draft = Draft(
+        str(form.get("csrf") or ""), str(form.get("message") or "").strip(), checked, refusals
+    )
+    return await run_in_threadpool(_post_message, request, page, draft)
+
+
+def _post_message(request: Request, page: Page, draft: Draft) -> Response:
+    runtime = page.runtime
+    gettext = translations(page.lang.code).gettext
     cipher = runtime.cipher()
-    with runtime.transaction() as session:
-        report = _require_following(request, session, settings, str(form.get("csrf") or ""))
+    store = _store(runtime)
+    limits = _limits(request)
+    with kept_on_commit(store) as written, runtime.transaction() as session:
+        report = _require_following(request, session, runtime.settings, draft.csrf)
         if isinstance(report, Response):
             return report
-        body = str(form.get("message") or "").strip()
-        checked, refusals = await read_files(await _uploads(form), settings, gettext)
-        if refusals or (not body and not checked):
-            error = " ".join(refusals) or gettext(N_("Please write a message or add a file."))
-            return _follow_up_page(page, session, cipher, report, 422, error=error, draft=body)
-        try:
-            _limits(request).code_action(report.id)
-        except TooManyRequests:
+
+        def again(status: int, error: str) -> HTMLResponse:
             return _follow_up_page(
-                page,
-                session,
-                cipher,
-                report,
+                page, session, cipher, report, status, error=error, draft=draft.body
+            )
+
+        if draft.refusals or (not draft.body and not draft.files):
+            words = gettext(N_("Please write a message or add a file."))
+            return again(422, " ".join(draft.refusals) or words)
+        try:
+            limits.code_action(report.id)
+        except TooManyRequests:
+            return again(
                 429,
-                draft=body,
-                error=gettext(
+                gettext(
                     N_("Too many changes with this code in the last hour. Please try again later.")
                 ),
             )
-        size = sum(c.size + len(c.clean or b"") for c in checked)
-        store = _store(runtime)
-        if checked and (not _limits(request).evidence.take(size) or not store.room_for(size)):
-            return _follow_up_page(
-                page,
-                session,
-                cipher,
-                report,
+        size = sum(c.size + len(c.clean or b"") for c in draft.files)
+        if draft.files and (not limits.evidence.take(size) or not store.room_for(size)):
+            return again(
                 507,
-                draft=body,
-                error=gettext(
+                gettext(
                     N_(
-                        "Files cannot be taken right now. Your "
-                        "message was not sent yet: please try "
-                        "again later."
+                        "Files cannot be taken right now. Your message was "
+                        "not sent yet: please try again later."
                     )
                 ),
             )
-        with kept_on_commit(store) as written:
-            if body:
-                add_message(session, cipher, report, body, sender=MessageSender.REPORTER)
-            if checked:
-                add_files(session, cipher, report, checked, store=store, written=written)
-            session.commit()
+        if draft.body:
+            add_message(session, cipher, report, draft.body, sender=MessageSender.REPORTER)
+        if draft.files:
+            add_files(session, cipher, report, draft.files, store=store, written=written)
     return RedirectResponse(f"/report/follow-up?lang={page.lang.code}&sent=1", status_code=303)
 
 
