@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     # Evidence uploads stop (reports still arrive) when the disk has less free space than this.
     disk_reserve_mb: int = Field(default=1024, ge=0)
     # Reports accepted from the public form per minute, and evidence megabytes per hour, in all.
-    reports_per_minute: int = Field(default=60, ge=1)
+    reports_per_minute: int = Field(default=300, ge=1)
     evidence_mb_per_hour: int = Field(default=2048, ge=1)
 
     @model_validator(mode="after")

@@ -9,13 +9,15 @@ must be chosen again) and a reason beside the field.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+import re
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, TimestampSigner
@@ -38,6 +40,7 @@ from haven.domain.taxonomy import load_taxonomy
 from haven.errors import HavenError
 from haven.i18n import LANGUAGES, N_, Language, language, negotiate, translations
 from haven.intake.files import Checked, EvidenceStore, FileRefused, StorageFull, check_file
+from haven.intake.idempotency import Answer, KeyReused, once, request_digest
 from haven.intake.models import Report
 from haven.intake.reports import (
     Receipt,
@@ -59,7 +62,17 @@ from haven.web.limits import IntakeLimits, TooManyRequests
 from haven.web.security import CsrfRefused, anonymous_csrf, check_anonymous_csrf
 from haven.web.templating import TEMPLATES
 
-router = APIRouter(include_in_schema=False)
+
+async def _close_form(request: Request) -> AsyncIterator[None]:
+    """Uploads are spooled to temporary files that nothing else closes: close them once the
+    answer is built, so none stays open until garbage collection."""
+    try:
+        yield
+    finally:
+        await request.close()
+
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(_close_form)])
 
 LANG_COOKIE = "haven_lang"
 FOLLOW_UP_COOKIE = "haven_report"
@@ -217,12 +230,15 @@ def _choices(lang: Language, settings: Settings) -> dict[str, Any]:
         "months": range(1, 13),
         "this_year": date.today().year,
         "max_files": settings.max_files,
+        "submission": secrets.token_urlsafe(18),
     }
 
 
 # -- reading the form ------------------------------------------------------------------------
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _TEXT_FIELDS = (
+    "submission",
     "urgent",
     "relation",
     "target_name",
@@ -439,7 +455,8 @@ async def report_submit(request: Request) -> Response:
             ),
         )
     # Encryption, file writes and the database run off the event loop.
-    receipt = await run_in_threadpool(_submit, runtime, report, handler, kept_files, store)
+    sending = Sending(values["submission"], report, kept_files)
+    receipt = await run_in_threadpool(_submit, runtime, handler, sending, store)
     return page.render(
         "report_receipt.html",
         receipt=receipt,
@@ -453,26 +470,52 @@ def _intake_organisation(runtime: Runtime) -> str | None:
         return intake_organisation(session)
 
 
-def _submit(
-    runtime: Runtime, report: ReportIn, handler: str, files: list[Checked], store: EvidenceStore
-) -> Receipt:
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """One press of the form's send button. A reload of the receipt page or a second click
+    sends the same token and gets the first receipt again instead of making a second report."""
+
+    token: str
+    report: ReportIn
+    files: list[Checked]
+
+
+def _submit(runtime: Runtime, handler: str, sending: Sending, store: EvidenceStore) -> Receipt:
     submission = Submission(handler, ReportChannel.PUBLIC_FORM, "reporter", SURFACE)
     # The cipher first: loading it may write, which must not happen inside our transaction.
     cipher = runtime.cipher()
-    try:
+    payload = sending.report.model_dump_json() + "".join(c.sha256 for c in sending.files)
+    digest = request_digest("POST", "/report", payload)
+    key = f"report-form:{sending.token}" if _TOKEN.fullmatch(sending.token) else None
+
+    def attempt(files: list[Checked], key: str | None) -> Receipt:
         with kept_on_commit(store) as written, runtime.transaction() as session:
-            return submit_report(
-                session,
-                cipher,
-                report,
-                submission,
-                files,
-                store=store,
-                written=written,
-            )
+
+            def work() -> Answer:
+                receipt = submit_report(
+                    session,
+                    cipher,
+                    sending.report,
+                    submission,
+                    files,
+                    store=store,
+                    written=written,
+                )
+                body = {"id": receipt.report_id, "code": receipt.code, "files": receipt.files}
+                return Answer(201, body)
+
+            answer = once(session, cipher, handler, key=key, digest=digest, work=work)
+        files_seen = tuple((str(name), str(sha)) for name, sha in answer.body["files"])
+        return Receipt(str(answer.body["id"]), str(answer.body["code"]), files_seen)
+
+    try:
+        try:
+            return attempt(sending.files, key)
+        except KeyReused:
+            # The same form page, changed after sending and sent again: a new report.
+            return attempt(sending.files, None)
     except StorageFull:
-        with runtime.transaction() as session:
-            return submit_report(session, cipher, report, submission)
+        return attempt([], None)
 
 
 # -- the follow-up ---------------------------------------------------------------------------
