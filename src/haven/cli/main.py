@@ -18,6 +18,7 @@ from rich.table import Table
 from haven.audit.chain import Change, append, verify
 from haven.audit.records import check_records
 from haven.cli.access import groups_app, orgs_app, tokens_app, users_app
+from haven.cli.imports import import_file
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
 from haven.db.engine import DRIVER_ERRORS, check_connection, database_error
@@ -48,6 +49,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(groups_app, name="groups")
+app.command("import")(import_file)
 
 out = Console(soft_wrap=True)
 

@@ -366,7 +366,7 @@ def report_files(session: Session, cipher: FieldCipher, report_id: str) -> tuple
         .order_by(Evidence.id)
     )
     views = []
-    for evidence, stored in rows.tuples():
+    for evidence, stored in rows:
         name = ""
         if evidence.filename is not None:
             context = sealed_context("evidence", "filename", evidence.id)

@@ -26,6 +26,7 @@ from haven.web.api.people import router as people_router
 from haven.web.api.reports import router as api_reports_router
 from haven.web.bodylimit import BodyLimit
 from haven.web.health import router as health_router
+from haven.web.imports import router as imports_router
 from haven.web.limits import IntakeLimits, SignInLimits
 from haven.web.pages import RedirectTo
 from haven.web.pages import router as pages_router
@@ -108,6 +109,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(report_router)
     app.include_router(reports_router)
     app.include_router(admin_router)
+    app.include_router(imports_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(people_router)
     app.include_router(organisations_router)

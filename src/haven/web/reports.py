@@ -50,7 +50,7 @@ def reports_list(request: Request, visitor: VisitorDep, session: SessionDep) -> 
         .where(Report.handled_by == handler)
         .order_by(Report.urgent.desc(), Report.received_at.desc())
         .limit(200)
-    ).tuples()
+    )
     reports = list(rows)
     tactics: dict[str, list[str]] = {}
     if reports:
