@@ -123,7 +123,7 @@ def check_file(filename: str, content: bytes, *, max_bytes: int) -> Checked:
     name = PurePath(filename.replace("\\", "/")).name.strip() or "file"
     if len(content) > max_bytes:
         raise FileRefused(
-            f"{name} is {_size(len(content))}; a file may be at most {_size(max_bytes)}",
+            f"{name} is larger than {_size(max_bytes)}, the most a file may be",
             reason="too-large",
             name=name,
             hint="send a smaller file, or split it",

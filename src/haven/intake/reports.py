@@ -181,18 +181,7 @@ def submit_report(
         _add_evidence(writer, incident_id, checked, submission.actor, now) for checked in files
     ]
     writer.flush()
-    for kind in RecipientKind:
-        state = None
-        if kind is RecipientKind.AUTHORITY and data.host_state and is_member_state(data.host_state):
-            state = data.host_state
-        set_consent(
-            session,
-            person_id,
-            kind,
-            kind in data.consent,
-            actor=submission.actor,
-            member_state=state,
-        )
+    _record_consent(session, person_id, frozenset(data.consent), data.host_state, submission.actor)
     code = new_receipt_code()
     report = Report(
         id=new_id(),
@@ -443,14 +432,26 @@ def change_consent(
 ) -> None:
     """Set the reporter's consent anew; withdrawing all of it leaves the report with the
     organisation that handles it only."""
-    for kind in RecipientKind:
-        state = None
-        if kind is RecipientKind.AUTHORITY and host_state and is_member_state(host_state):
-            state = host_state
-        set_consent(
-            session, report.person_id, kind, kind in granted, actor=REPORTER, member_state=state
-        )
+    _record_consent(session, report.person_id, granted, host_state, REPORTER)
     report.updated_at = utcnow()
+
+
+def _record_consent(
+    session: Session,
+    person_id: str,
+    granted: frozenset[RecipientKind],
+    host_state: str | None,
+    actor: str,
+) -> None:
+    """A statement for every kind of recipient. Consent to authorities is consent to those of
+    the EU member state where it happened; without one it cannot be given here (a caseworker
+    records a wider consent with the person, if they give it)."""
+    in_union = host_state is not None and is_member_state(host_state)
+    for kind in RecipientKind:
+        authority = kind is RecipientKind.AUTHORITY
+        given = kind in granted and (in_union or not authority)
+        state = host_state if authority and in_union else None
+        set_consent(session, person_id, kind, given, actor=actor, member_state=state)
 
 
 def get_report(session: Session, report_id: str, handler: str) -> Report:
