@@ -62,7 +62,7 @@ async def _refuse(scope: Scope, send: Send, limit: int) -> None:
     else:
         body = (
             "<!doctype html><meta charset=utf-8><title>Too large</title>"
-            f"<h1>Too large</h1><p>{words.capitalize()}: {hint}. "
+            f"<h1>Too large</h1><p>{words[0].upper()}{words[1:]}: {hint}. "
             "Go back to keep what you wrote.</p>"
         ).encode()
         kind = b"text/html; charset=utf-8"

@@ -79,6 +79,9 @@ FOLLOW_UP_COOKIE = "haven_report"
 FOLLOW_UP_MINUTES = 30
 HONEYPOT = "website"
 SURFACE = "report-form"
+# Files read from a form before counting them: more than HAVEN_MAX_FILES may be, so that too
+# many get the form back with a reason instead of a bare 400 (BodyLimit caps their bytes).
+PARSED_FILES = 51
 
 STATUS_WORDS = {
     ReportStatus.RECEIVED: N_("Received. Nobody has read it yet."),
@@ -390,7 +393,7 @@ async def report_submit(request: Request) -> Response:
     page = _page(request)
     runtime = page.runtime
     settings = runtime.settings
-    form = await request.form(max_files=settings.max_files + 1, max_fields=200)
+    form = await request.form(max_files=PARSED_FILES, max_fields=200)
     values = form_values(form)
     gettext = translations(page.lang.code).gettext
 
@@ -426,6 +429,16 @@ async def report_submit(request: Request) -> Response:
     file_errors.extend(refusals)
     if report is None or errors or file_errors:
         return again(422, errors, N_("Some answers need another look; they are marked below."))
+    handler = await run_in_threadpool(_intake_organisation, runtime)
+    if handler is None:
+        return again(
+            503,
+            {},
+            N_(
+                "This service is not taking reports yet. Please contact the "
+                "organisation that runs it another way."
+            ),
+        )
     try:
         _limits(request).report()
     except TooManyRequests:
@@ -444,16 +457,6 @@ async def report_submit(request: Request) -> Response:
     store = _store(runtime)
     if checked and (not _limits(request).evidence.take(size) or not store.room_for(size)):
         kept_files, files_deferred = [], True
-    handler = await run_in_threadpool(_intake_organisation, runtime)
-    if handler is None:
-        return again(
-            503,
-            {},
-            N_(
-                "This service is not taking reports yet. Please contact the "
-                "organisation that runs it another way."
-            ),
-        )
     # Encryption, file writes and the database run off the event loop.
     sending = Sending(values["submission"], report, kept_files)
     receipt = await run_in_threadpool(_submit, runtime, handler, sending, store)
@@ -564,7 +567,10 @@ def follow_up_form(request: Request) -> HTMLResponse:
         report = _following(request, session, page.runtime.settings)
         if report is not None:
             return _follow_up_page(page, session, cipher, report)
-    return page.render("report_code.html")
+    expired = N_("This form had expired. Please enter your code again.")
+    return page.render(
+        "report_code.html", error=expired if request.query_params.get("expired") else None
+    )
 
 
 @router.post("/report/follow-up", response_class=HTMLResponse)
@@ -609,7 +615,7 @@ class Draft:
 async def follow_up_message(request: Request) -> Response:
     page = _page(request)
     settings = page.runtime.settings
-    form = await request.form(max_files=settings.max_files + 1, max_fields=20)
+    form = await request.form(max_files=PARSED_FILES, max_fields=20)
     gettext = translations(page.lang.code).gettext
     checked, refusals = await read_files(await _uploads(form), settings, gettext)
     draft = Draft(
@@ -706,13 +712,15 @@ async def follow_up_leave(request: Request) -> Response:
 def _require_following(
     request: Request, session: Session, settings: Settings, csrf: str
 ) -> Report | Response:
+    lang = localised(request).code
+    expired = f"/report/follow-up?lang={lang}&expired=1"
     try:
         check_anonymous_csrf(request, settings, csrf)
     except CsrfRefused:
-        return RedirectResponse("/report/follow-up?expired=1", status_code=303)
+        return RedirectResponse(expired, status_code=303)
     report = _following(request, session, settings)
     if report is None:
-        return RedirectResponse("/report/follow-up?expired=1", status_code=303)
+        return RedirectResponse(expired, status_code=303)
     return report
 
 
