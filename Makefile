@@ -13,3 +13,4 @@ bench:
 	scripts/bootstrap
 	.venv/bin/python bench/bulk_load.py
 	.venv/bin/python bench/policy_list.py
+	.venv/bin/python bench/reports_api.py
