@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,6 +17,16 @@ from haven.errors import NotFound, ValidationFailed
 from haven.registry.models import Person
 
 
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One consent decision: for a kind of recipient (for authorities, of one member state or,
+    with none named, of any)."""
+
+    kind: RecipientKind
+    granted: bool
+    member_state: str | None = None
+
+
 def set_consent(
     session: Session,
     person_id: str,
@@ -24,43 +37,56 @@ def set_consent(
     member_state: str | None = None,
 ) -> None:
     """Grant or revoke consent for one kind of recipient; effective when the transaction commits."""
+    statement = Statement(kind, granted, member_state)
+    append(session, state_consent(session, person_id, [statement], actor=actor))
+
+
+def state_consent(
+    session: Session, person_id: str, statements: Sequence[Statement], *, actor: str
+) -> list[Change]:
+    """Record several consent decisions at once; returns the audit changes for the caller to
+    append (so a report's records, consent and receipt join the chain in one append)."""
     if session.get(Person, person_id) is None:
         raise NotFound(f"no person {person_id}")
-    if member_state is not None and kind is not RecipientKind.AUTHORITY:
-        raise ValidationFailed("only consent to authorities names a member state")
-    state = "" if member_state is None else check_country(member_state)
     now = utcnow()
-    current = session.scalar(
-        select(Consent).where(
-            Consent.person_id == person_id,
-            Consent.recipient_kind == kind.value,
-            Consent.member_state == state,
-        )
-    )
-    if current is None:
-        session.add(
-            Consent(
+    current = {
+        (row.recipient_kind, row.member_state): row
+        for row in session.scalars(select(Consent).where(Consent.person_id == person_id))
+    }
+    changes = []
+    events = []
+    for statement in statements:
+        kind = statement.kind
+        if statement.member_state is not None and kind is not RecipientKind.AUTHORITY:
+            raise ValidationFailed("only consent to authorities names a member state")
+        state = "" if statement.member_state is None else check_country(statement.member_state)
+        row = current.get((kind.value, state))
+        if row is None:
+            row = Consent(
                 person_id=person_id,
                 recipient_kind=kind.value,
                 member_state=state,
-                granted=granted,
+                granted=statement.granted,
                 updated_at=now,
             )
+            session.add(row)
+            current[(kind.value, state)] = row
+        else:
+            row.granted = statement.granted
+            row.updated_at = now
+        events.append(
+            ConsentEvent(
+                id=new_id(),
+                person_id=person_id,
+                recipient_kind=kind.value,
+                member_state=state,
+                granted=statement.granted,
+                recorded_by=actor,
+                recorded_at=now,
+            )
         )
-    else:
-        current.granted = granted
-        current.updated_at = now
-    session.add(
-        ConsentEvent(
-            id=new_id(),
-            person_id=person_id,
-            recipient_kind=kind.value,
-            member_state=state,
-            granted=granted,
-            recorded_by=actor,
-            recorded_at=now,
-        )
-    )
+        action = "consent-grant" if statement.granted else "consent-revoke"
+        changes.append(Change(actor, action, "people", person_id, after=f"{kind.value}:{state}"))
+    session.add_all(events)
     session.flush()
-    action = "consent-grant" if granted else "consent-revoke"
-    append(session, [Change(actor, action, "people", person_id, after=f"{kind.value}:{state}")])
+    return changes

@@ -21,7 +21,7 @@ from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.access.consent import set_consent
+from haven.access.consent import Statement, state_consent
 from haven.access.models import Consent
 from haven.audit.chain import Change, append
 from haven.crypto.fields import FieldCipher
@@ -151,7 +151,10 @@ def submit_report(
     which is shown once and never stored."""
     now = utcnow()
     writer = RegistryWriter(
-        session, cipher, Actor(submission.handler, submission.actor, submission.surface)
+        session,
+        cipher,
+        Actor(submission.handler, submission.actor, submission.surface),
+        defer_audit=True,
     )
     incident_id = writer.add_incident(
         IncidentIn(
@@ -181,7 +184,9 @@ def submit_report(
         _add_evidence(writer, incident_id, checked, submission.actor, now) for checked in files
     ]
     writer.flush()
-    _record_consent(session, person_id, frozenset(data.consent), data.host_state, submission.actor)
+    consent = _record_consent(
+        session, person_id, frozenset(data.consent), data.host_state, submission.actor
+    )
     code = new_receipt_code()
     report = Report(
         id=new_id(),
@@ -212,10 +217,9 @@ def submit_report(
         store=store,
         written=written,
     )
-    append(
-        session,
-        [Change(submission.actor, "create", "reports", report.id, surface=submission.surface)],
-    )
+    created = Change(submission.actor, "create", "reports", report.id, surface=submission.surface)
+    # One append, last: the chain's head stays locked only until the commit that follows.
+    append(session, [*writer.deferred, *consent, created])
     return Receipt(report.id, code, tuple((c.filename, c.sha256) for c in files))
 
 
@@ -432,7 +436,7 @@ def change_consent(
 ) -> None:
     """Set the reporter's consent anew; withdrawing all of it leaves the report with the
     organisation that handles it only."""
-    _record_consent(session, report.person_id, granted, host_state, REPORTER)
+    append(session, _record_consent(session, report.person_id, granted, host_state, REPORTER))
     report.updated_at = utcnow()
 
 
@@ -442,16 +446,18 @@ def _record_consent(
     granted: frozenset[RecipientKind],
     host_state: str | None,
     actor: str,
-) -> None:
+) -> list[Change]:
     """A statement for every kind of recipient. Consent to authorities is consent to those of
     the EU member state where it happened; without one it cannot be given here (a caseworker
     records a wider consent with the person, if they give it)."""
     in_union = host_state is not None and is_member_state(host_state)
+    statements = []
     for kind in RecipientKind:
         authority = kind is RecipientKind.AUTHORITY
         given = kind in granted and (in_union or not authority)
         state = host_state if authority and in_union else None
-        set_consent(session, person_id, kind, given, actor=actor, member_state=state)
+        statements.append(Statement(kind, given, state))
+    return state_consent(session, person_id, statements, actor=actor)
 
 
 def get_report(session: Session, report_id: str, handler: str) -> Report:

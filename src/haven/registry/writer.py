@@ -139,8 +139,19 @@ def _json_positions(columns: tuple[str, ...]) -> tuple[int, ...]:
 
 class RegistryWriter:
     def __init__(
-        self, session: Session, cipher: FieldCipher, actor: Actor, *, batch_rows: int = 20_000
+        self,
+        session: Session,
+        cipher: FieldCipher,
+        actor: Actor,
+        *,
+        batch_rows: int = 20_000,
+        defer_audit: bool = False,
     ) -> None:
+        """With ``defer_audit`` the audit changes are kept in :attr:`deferred` for the caller to
+        append with its own, in one append at the end of its work: the chain's head is then
+        locked only for the last moments of the transaction."""
+        self.defer_audit = defer_audit
+        self.deferred: list[Change] = []
         self.session = session
         self.cipher = cipher
         self.actor = actor
@@ -360,7 +371,10 @@ class RegistryWriter:
                 bulk_insert(connection, table_of(model), columns, rows)
                 self.written += len(rows)
                 rows.clear()
-        append(self.session, self._changes)
+        if self.defer_audit:
+            self.deferred.extend(self._changes)
+        else:
+            append(self.session, self._changes)
         self._changes.clear()
         self._buffered = 0
         self._added.clear()

@@ -13,10 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from haven import __version__
 from haven.db.engine import database_error
-from haven.errors import HavenError, ValidationFailed
+from haven.errors import DatabaseUnavailable, HavenError, ValidationFailed
 from haven.registry.schemas import describe_errors
 from haven.runtime import Runtime
 from haven.web.admin import router as admin_router
@@ -93,6 +94,13 @@ def create_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(DBAPIError)
     async def database_failure(request: Request, exc: Exception) -> Response:
         return _error_response(request, database_error(exc))
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(request: Request, _exc: PoolTimeout) -> Response:
+        busy = DatabaseUnavailable(
+            "Haven is too busy to answer right now", hint="nothing was changed; try again shortly"
+        )
+        return _error_response(request, busy)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

@@ -23,13 +23,24 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, rolled back on error."""
+def get_session(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _cipher: Annotated[FieldCipher, Depends(get_cipher)],
+    _reader: Annotated[Reader, Depends(get_reader)],
+) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns and before the answer
+    is sent (a 201 means the record is stored), rolled back on error. The cipher and the
+    reader are settled first: loading the cipher may write, which must not wait for this
+    transaction, and a request never holds two pooled connections at once, which could
+    exhaust the pool with every request waiting for another."""
     with runtime.transaction() as session:
         yield session
 
 
-def get_read_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Session]:
+def get_read_session(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _reader: Annotated[Reader, Depends(get_reader)],
+) -> Iterator[Session]:
     """A read-only transaction, for requests that change nothing and record no read."""
     with runtime.reading() as session:
         yield session
@@ -39,14 +50,20 @@ def get_cipher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> FieldCipher
     return runtime.cipher()
 
 
-def get_reader(request: Request, session: Annotated[Session, Depends(get_read_session)]) -> Reader:
-    """The reader behind a bearer token, or the public when there is none."""
+def get_reader(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Reader:
+    """The reader behind a bearer token, or the public when there is none. Its short read
+    transaction ends before the handler's begins, so a request never holds two connections."""
     header = request.headers.get("authorization")
     if header is None:
         return Reader.public("api")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret:
         raise Unauthorized("use an Authorization: Bearer <token> header")
+    with runtime.reading() as session:
+        return _token_reader(session, secret)
+
+
+def _token_reader(session: Session, secret: str) -> Reader:
     token = session.scalar(
         select(ApiToken).where(ApiToken.token_hash == token_hash(secret.strip()))
     )
@@ -58,7 +75,7 @@ def get_reader(request: Request, session: Annotated[Session, Depends(get_read_se
     return reader_for(session, user, surface="api", scopes=frozenset(token.scopes))
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 ReaderDep = Annotated[Reader, Depends(get_reader)]
 CipherDep = Annotated[FieldCipher, Depends(get_cipher)]

@@ -39,7 +39,7 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.countries import country_name
 from haven.registry.reads import IncidentFilter, list_incidents
 from haven.runtime import Runtime
-from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime, get_session
+from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime
 from haven.web.limits import SignInLimits
 from haven.web.security import (
     CsrfRefused,
@@ -105,7 +105,7 @@ def _pending(
 
 def get_visitor(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    session: SessionDep,
     runtime: Annotated[Runtime, Depends(get_runtime)],
     cipher: Annotated[FieldCipher, Depends(get_cipher)],
 ) -> Visitor:
