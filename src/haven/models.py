@@ -11,8 +11,10 @@ from haven.access.models import (
     User,
 )
 from haven.audit.models import AuditEntry, AuditHead
+from haven.casework.models import CaseEvent, CaseLink, CaseNote, Referral
 from haven.db.meta import Meta
 from haven.intake.models import EvidenceFile, IdempotencyKey, ImportedRow, Report, ReportMessage
+from haven.notify.models import InboxItem, OutboxMessage, Subscription, Webhook
 from haven.registry.models import (
     Contributor,
     Evidence,
@@ -32,6 +34,9 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "AuditHead",
+    "CaseEvent",
+    "CaseLink",
+    "CaseNote",
     "Consent",
     "ConsentEvent",
     "Contributor",
@@ -39,6 +44,7 @@ __all__ = [
     "EvidenceFile",
     "IdempotencyKey",
     "ImportedRow",
+    "InboxItem",
     "Incident",
     "IncidentEvidence",
     "IncidentInstrument",
@@ -48,13 +54,17 @@ __all__ = [
     "LegalInstrument",
     "Meta",
     "Organisation",
+    "OutboxMessage",
     "Person",
     "PersonLookup",
     "RecordRecipient",
     "RecordShare",
+    "Referral",
     "Report",
     "ReportMessage",
     "SharingGroup",
     "SharingGroupMember",
+    "Subscription",
     "User",
+    "Webhook",
 ]

@@ -5,13 +5,15 @@ Every field is documented in docs/settings.md; a test keeps the two in step.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from haven.casework.deadlines import Deadlines
 from haven.errors import ConfigurationError
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
@@ -53,6 +55,25 @@ class Settings(BaseSettings):
     # Reports accepted from the public form per minute, and evidence megabytes per hour, in all.
     reports_per_minute: int = Field(default=300, ge=1)
     evidence_mb_per_hour: int = Field(default=2048, ge=1)
+    # Where links in notifications point; empty means http://HOST:PORT.
+    base_url: str = ""
+    # The mail server notifications are sent through; empty keeps e-mail waiting in the outbox.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "haven@localhost"
+    # Sign-in at the mail server, only over STARTTLS; empty user means none.
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    # Digest subscriptions are sent every this many minutes (on the hour for 60).
+    digest_minutes: int = Field(default=60, ge=1, le=1440)
+    # How soon a case or referral must be acknowledged: urgent ones in minutes, others in
+    # working days; late ones are escalated to coordinators, and again when still late.
+    urgent_ack_minutes: int = Field(default=120, ge=1)
+    ack_working_days: int = Field(default=3, ge=1)
+
+    @property
+    def deadlines(self) -> Deadlines:
+        return Deadlines(timedelta(minutes=self.urgent_ack_minutes), self.ack_working_days)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -80,6 +101,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'haven.db').as_posix()}"
+
+    @property
+    def resolved_base_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def resolved_evidence_dir(self) -> Path:

@@ -14,6 +14,9 @@ Labels follow TLP 2.0 (https://www.first.org/tlp/):
 - AMBER+STRICT: the contributing organisation only;
 - RED: the named recipients only.
 
+A case referred to an organisation (:mod:`haven.casework`) is visible to it as well, whatever
+its label.
+
 A person's consent is a hard limit on top of the label: once a person has made a consent
 statement, records about them reach only the kinds of recipient they consented to (for
 authorities, of the member state named, or of any), besides the organisation that handles the
@@ -31,9 +34,11 @@ from sqlalchemy.orm import Session
 
 from haven.access.models import Consent, RecordRecipient, RecordShare
 from haven.audit.chain import Change, append
+from haven.casework.models import Referral
 from haven.db.base import Base, table_of
 from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role, Tlp
 from haven.errors import Forbidden, NotFound
+from haven.intake.models import Report
 from haven.registry.models import IncidentPerson
 from haven.registry.paging import is_record_id
 
@@ -134,6 +139,20 @@ def _label_condition(reader: Reader, table: Table) -> ColumnElement[bool]:
         and_(tlp == Tlp.AMBER.value, or_(own, shared)),
         and_(tlp == Tlp.AMBER_STRICT.value, own),
         and_(tlp == Tlp.RED.value, named),
+        _referred(reader, table),
+    )
+
+
+def _referred(reader: Reader, table: Table) -> ColumnElement[bool]:
+    """A case referred to the reader's organisation: its incident and person, whatever their
+    label (the person's consent still applies, below)."""
+    column = {"incidents": Report.incident_id, "people": Report.person_id}.get(table.name)
+    if column is None or reader.organisation_id is None:
+        return false()
+    return probe(
+        Referral.to_organisation == reader.organisation_id,
+        Referral.report_id == Report.id,
+        column == table.c.id,
     )
 
 

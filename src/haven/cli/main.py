@@ -19,6 +19,7 @@ from haven.audit.chain import Change, append, verify
 from haven.audit.records import check_records
 from haven.cli.access import groups_app, orgs_app, tokens_app, users_app
 from haven.cli.imports import import_file
+from haven.cli.worker import embedded_worker, worker
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
 from haven.db.engine import DRIVER_ERRORS, check_connection, database_error
@@ -50,6 +51,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(groups_app, name="groups")
 app.command("import")(import_file)
+app.command("worker")(worker)
 
 out = Console(soft_wrap=True)
 
@@ -62,6 +64,13 @@ def _runtime() -> Runtime:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (HAVEN_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (HAVEN_PORT).")] = None,
+    with_worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Deliver notifications in this process too (off when `haven worker` runs apart).",
+        ),
+    ] = True,
 ) -> None:
     """Run the web application and API."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -76,14 +85,15 @@ def serve(
         # Every health check asks Alembic for the revision; its chatter is not news.
         logging.getLogger("alembic").setLevel(logging.WARNING)
         out.print(f"Haven is running at http://{settings.host}:{settings.port}/  (Ctrl+C stops it)")
-        uvicorn.run(
-            create_app(runtime),
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            # Access logs would keep the addresses of people who report; Haven keeps none.
-            access_log=False,
-        )
+        with embedded_worker(runtime, enabled=with_worker):
+            uvicorn.run(
+                create_app(runtime),
+                host=settings.host,
+                port=settings.port,
+                log_level=settings.log_level.lower(),
+                # Access logs would keep the addresses of people who report; Haven keeps none.
+                access_log=False,
+            )
 
 
 @db_app.command("upgrade")

@@ -7,6 +7,9 @@
 - Bulk writes use each engine's fast path: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
 - Column types read and write the same Python values on both: UUIDs as text, timestamps as
   timezone-aware UTC.
+- Claiming queued rows (the notification outbox): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+  several workers share a queue without waiting for or double-taking each other's rows; on
+  SQLite the writing transaction (``BEGIN IMMEDIATE``) already has the database to itself.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, Date, String, Table, event
+from sqlalchemy import Boolean, Date, Select, String, Table, event
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -69,6 +72,16 @@ class UtcDateTime(TypeDecorator[datetime]):
             return datetime.fromisoformat(value)
         result: datetime = value.astimezone(UTC)
         return result
+
+
+_Query = TypeVar("_Query", bound=Select[Any])
+
+
+def skip_locked(query: _Query, connection: Connection) -> _Query:
+    """Lock the selected rows for this transaction, skipping rows another transaction holds."""
+    if connection.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000

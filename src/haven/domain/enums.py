@@ -204,3 +204,39 @@ class PerpetratorKind(StrEnum):
 class MessageSender(StrEnum):
     REPORTER = "reporter"
     ORGANISATION = "organisation"
+
+
+class CaseEventKind(StrEnum):
+    STATUS = "status"
+    ASSIGNMENT = "assignment"
+    NOTE = "note"
+    LINK = "link"
+    REFERRAL = "referral"
+    ACKNOWLEDGEMENT = "acknowledgement"
+    ACTION = "action"
+    ESCALATION = "escalation"
+
+
+class ReferralAsk(StrEnum):
+    """What a referral asks of its recipient."""
+
+    PROTECTION = "protection"
+    INVESTIGATION = "investigation"
+    LEGAL_AID = "legal-aid"
+    DIGITAL_SECURITY = "digital-security"
+
+
+class ReferralStatus(StrEnum):
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    ACTION_RECORDED = "action-recorded"
+
+
+class AuthorityAction(StrEnum):
+    """What an authority did, in a fixed vocabulary."""
+
+    PROTECTION_MEASURES = "protection-measures"
+    INVESTIGATION_OPENED = "investigation-opened"
+    PROSECUTION = "prosecution"
+    DIPLOMATIC_STEP = "diplomatic-step"
+    NO_ACTION = "no-action"

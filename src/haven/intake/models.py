@@ -58,6 +58,12 @@ class Report(Base):
     details: Mapped[bytes | None] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Casework: who handles it, by when it must be acknowledged (triaged), and how often a
+    # late acknowledgement was escalated.
+    assigned_to: Mapped[str | None] = mapped_column(Guid, ForeignKey("users.id"))
+    ack_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ReportMessage(Base):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from haven.access.consent import Statement, state_consent
 from haven.access.models import Consent
 from haven.audit.chain import Change, append
+from haven.casework.deadlines import Deadlines
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id, utcnow
 from haven.domain.countries import is_member_state
@@ -110,6 +111,7 @@ class Submission:
     channel: ReportChannel
     actor: str  # "reporter" on the public form, "user:<id>" through the API
     surface: str
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
 
 def intake_organisation(session: Session) -> str | None:
@@ -202,6 +204,8 @@ def submit_report(
         language=data.language,
         received_at=now,
         updated_at=now,
+        ack_due_at=submission.deadlines.due(now, data.urgent),
+        escalation_level=0,
     )
     report.contact = _seal_json(cipher, "contact", report.id, _contact(data))
     report.details = _seal_json(

@@ -37,6 +37,8 @@ SEALED_COLUMNS = (
     SealedColumn("reports", "details"),
     SealedColumn("report_messages", "body"),
     SealedColumn("idempotency_keys", "response"),
+    SealedColumn("case_notes", "body"),
+    SealedColumn("referrals", "action_reason"),
 )
 
 

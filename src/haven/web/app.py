@@ -29,8 +29,10 @@ from haven.web.bodylimit import BodyLimit
 from haven.web.health import router as health_router
 from haven.web.imports import router as imports_router
 from haven.web.limits import IntakeLimits, SignInLimits
+from haven.web.notify import router as notify_router
 from haven.web.pages import RedirectTo
 from haven.web.pages import router as pages_router
+from haven.web.referrals import router as referrals_router
 from haven.web.report import public_error
 from haven.web.report import router as report_router
 from haven.web.reports import router as reports_router
@@ -116,8 +118,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(pages_router)
     app.include_router(report_router)
     app.include_router(reports_router)
+    app.include_router(referrals_router)
     app.include_router(admin_router)
     app.include_router(imports_router)
+    app.include_router(notify_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(people_router)
     app.include_router(organisations_router)

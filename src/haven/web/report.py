@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, UploadFile
 
+from haven.casework.notices import report_received
 from haven.crypto.fields import FieldCipher
 from haven.domain.countries import country_name
 from haven.domain.enums import (
@@ -484,7 +485,9 @@ class Sending:
 
 
 def _submit(runtime: Runtime, handler: str, sending: Sending, store: EvidenceStore) -> Receipt:
-    submission = Submission(handler, ReportChannel.PUBLIC_FORM, "reporter", SURFACE)
+    submission = Submission(
+        handler, ReportChannel.PUBLIC_FORM, "reporter", SURFACE, runtime.settings.deadlines
+    )
     # The cipher first: loading it may write, which must not happen inside our transaction.
     cipher = runtime.cipher()
     payload = sending.report.model_dump_json() + "".join(c.sha256 for c in sending.files)
@@ -504,6 +507,9 @@ def _submit(runtime: Runtime, handler: str, sending: Sending, store: EvidenceSto
                     store=store,
                     written=written,
                 )
+                stored = session.get(Report, receipt.report_id)
+                if stored is not None:
+                    report_received(session, cipher, stored)
                 body = {"id": receipt.report_id, "code": receipt.code, "files": receipt.files}
                 return Answer(201, body)
 

@@ -7,21 +7,38 @@ that shows its sealed content writes the read to the audit chain.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from haven.access.models import User
 from haven.access.policy import IDENTITY_ROLES, record_reads
+from haven.casework.models import CaseLink
+from haven.casework.notices import referral_sent
+from haven.casework.workflow import (
+    MOVES,
+    add_note,
+    assign,
+    link,
+    move,
+    notes,
+    refer,
+    referrals_of,
+    timeline,
+)
+from haven.crypto.fields import FieldCipher
+from haven.db.values import utcnow
 from haven.domain.countries import country_name
-from haven.domain.enums import MessageSender
+from haven.domain.enums import ContributorKind, MessageSender, ReferralAsk, ReportStatus, Role
 from haven.errors import Forbidden, NotFound
 from haven.intake.files import EvidenceStore
 from haven.intake.models import EvidenceFile, Report
 from haven.intake.reports import add_message, follow_up, get_report, open_json
-from haven.registry.models import Incident, IncidentTactic
+from haven.registry.models import Contributor, Incident, IncidentTactic
 from haven.registry.paging import is_record_id
 from haven.registry.sealed import read_identity, sealed_context
 from haven.web.deps import CipherDep, SessionDep
@@ -41,17 +58,42 @@ def _handler(visitor: Visitor) -> str:
     return visitor.reader.organisation_id
 
 
+class CaseFilter(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    # Empty means "any": a form's select sends "" for its first option.
+    status: ReportStatus | Literal[""] = ""
+    urgent: Literal["true", "false", ""] = ""
+    assigned: Literal["me", "nobody", ""] = ""
+
+
 @router.get("/reports", response_class=HTMLResponse)
-def reports_list(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
+def reports_list(
+    request: Request,
+    visitor: VisitorDep,
+    session: SessionDep,
+    filters: Annotated[CaseFilter, Query()],
+) -> HTMLResponse:
+    """The inbox (new and overdue cases) above the list of cases, with filters."""
     handler = _handler(visitor)
-    rows = session.execute(
+    query = (
         select(Report, Incident)
         .join(Incident, Incident.id == Report.incident_id)
         .where(Report.handled_by == handler)
         .order_by(Report.urgent.desc(), Report.received_at.desc())
         .limit(200)
     )
-    reports = list(rows)
+    if filters.status:
+        query = query.where(Report.status == filters.status)
+    if filters.urgent:
+        query = query.where(Report.urgent.is_(filters.urgent == "true"))
+    if filters.assigned == "me":
+        query = query.where(Report.assigned_to == visitor.user.id)
+    elif filters.assigned == "nobody":
+        query = query.where(Report.assigned_to.is_(None))
+    reports: list[tuple[Report, Incident]] = [
+        (report, incident) for report, incident in session.execute(query)
+    ]
     tactics: dict[str, list[str]] = {}
     if reports:
         ids = [incident.id for _, incident in reports]
@@ -61,6 +103,13 @@ def reports_list(request: Request, visitor: VisitorDep, session: SessionDep) -> 
             )
         ):
             tactics.setdefault(incident_id, []).append(tactic)
+    now = utcnow()
+    fresh = session.scalars(
+        select(Report)
+        .where(Report.handled_by == handler, Report.status == ReportStatus.RECEIVED)
+        .order_by(Report.urgent.desc(), Report.ack_due_at)
+        .limit(100)
+    ).all()
     return page(
         request,
         "reports.html",
@@ -68,6 +117,10 @@ def reports_list(request: Request, visitor: VisitorDep, session: SessionDep) -> 
         reports=reports,
         tactics=tactics,
         country=country_name,
+        inbox=fresh,
+        now=now,
+        filters=filters,
+        statuses=list(ReportStatus),
     )
 
 
@@ -112,7 +165,136 @@ def report_page(
         tactics=sorted(tactics),
         country=country_name,
         sender_reporter=MessageSender.REPORTER,
+        timeline=timeline(session, report),
+        moves=sorted(MOVES[report.status]),
+        notes=notes(session, cipher, report),
+        links=session.scalars(select(CaseLink).where(CaseLink.report_id == report.id)).all(),
+        referrals=referrals_of(session, report),
+        colleagues=_colleagues(session, cipher, report.handled_by),
+        organisations=session.scalars(
+            select(Contributor)
+            .where(Contributor.id != report.handled_by, Contributor.kind != ContributorKind.SYSTEM)
+            .order_by(Contributor.name)
+        ).all(),
+        asks=list(ReferralAsk),
+        names={c.id: c.name for c in session.scalars(select(Contributor))},
+        now=utcnow(),
     )
+
+
+def _colleagues(
+    session: Session, cipher: FieldCipher, organisation_id: str
+) -> list[tuple[str, str]]:
+    users = session.scalars(select(User).where(User.organisation_id == organisation_id))
+    return [
+        (user.id, cipher.decrypt(user.login, f"users.login:{user.id}").decode())
+        for user in users
+        if set(user.roles) & {Role.CASEWORKER.value, Role.COORDINATOR.value}
+        and user.disabled_at is None
+    ]
+
+
+class MoveForm(BaseModel):
+    to: ReportStatus
+    csrf: str = ""
+
+
+class AssignForm(BaseModel):
+    user_id: str = Field(default="", max_length=40)
+    csrf: str = ""
+
+
+class NoteForm(BaseModel):
+    body: str = Field(max_length=20_000)
+    csrf: str = ""
+
+
+class LinkForm(BaseModel):
+    entity: str = Field(max_length=40)
+    record_id: str = Field(max_length=40)
+    csrf: str = ""
+
+
+class ReferForm(BaseModel):
+    organisation_id: str = Field(max_length=40)
+    asks: list[ReferralAsk] = []
+    csrf: str = ""
+
+
+def _back(report: Report) -> RedirectResponse:
+    return RedirectResponse(f"/reports/{report.id}", status_code=303)
+
+
+@router.post("/reports/{report_id}/move")
+def case_move(
+    report_id: str, visitor: VisitorDep, session: SessionDep, form: Annotated[MoveForm, Form()]
+) -> Response:
+    visitor.require_csrf(form.csrf)
+    report = _report(session, visitor, report_id)
+    move(session, visitor.reader, report, form.to)
+    return _back(report)
+
+
+@router.post("/reports/{report_id}/assign")
+def case_assign(
+    report_id: str, visitor: VisitorDep, session: SessionDep, form: Annotated[AssignForm, Form()]
+) -> Response:
+    visitor.require_csrf(form.csrf)
+    report = _report(session, visitor, report_id)
+    assign(session, visitor.reader, report, form.user_id or None)
+    return _back(report)
+
+
+@router.post("/reports/{report_id}/note")
+def case_note(
+    report_id: str,
+    visitor: VisitorDep,
+    session: SessionDep,
+    cipher: CipherDep,
+    form: Annotated[NoteForm, Form()],
+) -> Response:
+    visitor.require_csrf(form.csrf)
+    report = _report(session, visitor, report_id)
+    add_note(session, cipher, visitor.reader, report, form.body)
+    return _back(report)
+
+
+@router.post("/reports/{report_id}/link")
+def case_link(
+    report_id: str, visitor: VisitorDep, session: SessionDep, form: Annotated[LinkForm, Form()]
+) -> Response:
+    visitor.require_csrf(form.csrf)
+    report = _report(session, visitor, report_id)
+    if not is_record_id(form.record_id):
+        raise NotFound(f"no such {form.entity} record")
+    link(session, visitor.reader, report, form.entity, form.record_id)
+    return _back(report)
+
+
+@router.post("/reports/{report_id}/refer")
+def case_refer(
+    report_id: str,
+    *,
+    visitor: VisitorDep,
+    session: SessionDep,
+    cipher: CipherDep,
+    runtime: RuntimeDep,
+    form: Annotated[ReferForm, Form()],
+) -> Response:
+    visitor.require_csrf(form.csrf)
+    report = _report(session, visitor, report_id)
+    if not is_record_id(form.organisation_id):
+        raise NotFound("no such organisation to refer to")
+    referral = refer(
+        session,
+        visitor.reader,
+        report,
+        form.organisation_id,
+        form.asks,
+        deadlines=runtime.settings.deadlines,
+    )
+    referral_sent(session, cipher, referral, report)
+    return _back(report)
 
 
 @router.post("/reports/{report_id}/reply")

@@ -6,16 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from haven.casework.notices import report_received
 from haven.domain.enums import ReportChannel
 from haven.intake.idempotency import Answer, once, request_digest
 from haven.intake.reports import ReportIn, Submission, get_report, submit_report
 from haven.registry.paging import require_record_id
+from haven.runtime import Runtime
 from haven.web.api.authoring import AuthoringDep, author
-from haven.web.deps import ReaderDep, ReadSessionDep
+from haven.web.deps import ReaderDep, ReadSessionDep, get_runtime
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -65,16 +67,22 @@ def replayable(answer: Answer, location: str | None = None) -> JSONResponse:
     responses={422: {"description": "Invalid report, or an Idempotency-Key reused."}},
 )
 def create(
-    data: ReportIn, request: AuthoringDep, idempotency_key: IdempotencyKeyHeader = None
+    data: ReportIn,
+    request: AuthoringDep,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """The report is handled by the caller's organisation and labelled TLP:AMBER+STRICT; its
     person's consent is as ``consent`` says."""
     actor = author(request.reader)
 
     def work() -> Answer:
-        submission = Submission(actor.contributor_id, ReportChannel.API, actor.name, "api")
+        submission = Submission(
+            actor.contributor_id, ReportChannel.API, actor.name, "api", runtime.settings.deadlines
+        )
         receipt = submit_report(request.session, request.cipher, data, submission)
         report = get_report(request.session, receipt.report_id, actor.contributor_id)
+        report_received(request.session, request.cipher, report)
         created = ReportCreated(
             id=report.id,
             incident_id=report.incident_id,
