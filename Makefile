@@ -14,3 +14,4 @@ bench:
 	.venv/bin/python bench/bulk_load.py
 	.venv/bin/python bench/policy_list.py
 	.venv/bin/python bench/reports_api.py
+	.venv/bin/python bench/notify_latency.py

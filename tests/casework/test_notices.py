@@ -88,10 +88,17 @@ def test_a_report_referral_and_answer_reach_who_they_concern(
         _inbox_subscription(session, cipher, user, EventKind.REFERRAL_RECEIVED)
         _inbox_subscription(session, cipher, user, EventKind.REPORT_RECEIVED)
 
-    report = _report(session, cipher, ngo, urgent=True)
-    report_received(session, cipher, report)
+    calm = _report(session, cipher, ngo, urgent=False)
+    report_received(session, cipher, calm)
     # Only the handling organisation may see a new report: the authorities hear nothing yet.
     assert [row.user_id for row in _rows(session, EventKind.REPORT_RECEIVED)] == [caseworker.id]
+
+    report = _report(session, cipher, ngo, urgent=True)
+    report_received(session, cipher, report)
+    # Danger now, in Germany, and the person allowed German authorities to see it: they are
+    # told at once; the French authority is not.
+    told_now = [row.user_id for row in _rows(session, EventKind.REPORT_RECEIVED)]
+    assert sorted(told_now) == sorted([caseworker.id, caseworker.id, german.id])
 
     reader = reader_for(session, caseworker, surface="test")
     move(session, reader, report, ReportStatus.TRIAGED)

@@ -1,35 +1,27 @@
 """From a report to the member state's focal point, by e-mail and by webhook, through real
 receivers; and a report outside the person's consent reaches nobody.
 
-A report is written TLP:AMBER+STRICT (its handling organisation only), so no one else may be
-told of it until that organisation shares it. Here the handling NGO's triage shares urgent
-reports with a sharing group of member-state focal points (label AMBER, the group named), in
-the same transaction; the person's consent still decides. The event is built with
-:func:`haven.notify.outbox.report_event` and emitted after that step; an ``emit`` that
-``submit_report`` makes by itself (before the share) can add no row for the focal point, so the
-counts below hold either way.
+A report is written TLP:AMBER+STRICT (its handling organisation only). An urgent one is also
+visible at once to the authorities of the member state where it happened, within the person's
+consent (the policy gate's rule), so their focal point is told without waiting for triage.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from haven.access.accounts import create_sharing_group, reader_for
-from haven.access.models import User
-from haven.access.sharing import share_record
 from haven.crypto.fields import FieldCipher
-from haven.domain.enums import ReportChannel, Tlp
 from haven.intake.models import Report
-from haven.intake.reports import ReportIn, Submission, submit_report
+from haven.intake.reports import ReportIn, set_intake_organisation
 from haven.notify.models import Channel, OutboxMessage
-from haven.notify.outbox import emit, report_event
 from haven.notify.subscriptions import Owner, Rules, add_subscription, add_webhook
 from haven.notify.worker import deliver_batch
-from haven.registry.models import Incident
 from haven.runtime import Runtime
+from haven.web.app import create_app
 
 FOCAL_LOGIN = "focal-point@bka.example.org"
 TARGET = "Zerafshan Quillborough-Nakamura"
@@ -76,30 +68,34 @@ def _subscribe_focal_point(
     receiver.secret = hook.secret
 
 
-def _submit_and_triage(session: Session, cipher: FieldCipher, world: Any, report: ReportIn) -> str:
-    submission = Submission(world.ngo, ReportChannel.PUBLIC_FORM, "reporter", "report-form")
-    receipt = submit_report(session, cipher, report, submission)
-    stored = session.get(Report, receipt.report_id)
-    assert stored is not None
-    incident = session.get(Incident, stored.incident_id)
-    assert incident is not None
-    # The handling NGO's triage: urgent reports go to the focal points' sharing group.
-    group = create_sharing_group(
-        session,
-        cipher,
-        "Urgent response",
-        world.ngo,
-        [world.de_authority, world.fr_authority],
-        actor="t",
-    )
-    incident.tlp = Tlp.AMBER
-    session.flush()
-    caseworker = session.get(User, world.ngo_caseworker)
-    assert caseworker is not None
-    ngo = reader_for(session, caseworker, surface="test")
-    share_record(session, ngo, "incidents", incident.id, groups=[group])
-    emit(session, cipher, report_event(stored, incident))
-    return stored.id
+def _submit(runtime: Runtime, world: Any, report: ReportIn) -> str:
+    """Through the public form, as a person at risk sends it: the form's own transaction
+    writes the report and its notifications."""
+    with runtime.transaction() as session:
+        set_intake_organisation(session, world.ngo, actor="test")
+    client = TestClient(create_app(runtime))
+    form = client.get("/report")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf is not None
+    fields = {
+        "csrf": csrf.group(1),
+        "urgent": "yes" if report.urgent else "no",
+        "tactics": list(report.tactics),
+        "what_happened": report.what_happened,
+        "year": str(report.occurred.start.year),
+        "month": str(report.occurred.start.month),
+        "origin_state": report.origin_state,
+        "host_state": report.host_state or "",
+        "place": report.place or "",
+        "perpetrator_kind": report.perpetrator_kind.value,
+        "perpetrator": report.perpetrator or "",
+        "target_name": report.target_name or "",
+        "consent": [kind.value for kind in report.consent],
+    }
+    answer = client.post("/report", data=fields)
+    assert answer.status_code == 200, answer.text
+    with runtime.reading() as session:
+        return str(session.scalars(select(Report.id)).one())
 
 
 def test_an_urgent_report_reaches_the_states_focal_point_by_email_and_webhook(
@@ -118,8 +114,7 @@ def test_an_urgent_report_reaches_the_states_focal_point_by_email_and_webhook(
         }
     )
     _subscribe_focal_point(runtime, cipher, world, receiver)
-    with runtime.transaction() as session:
-        report_id = _submit_and_triage(session, cipher, world, _report(["authority"]))
+    report_id = _submit(runtime, world, _report(["authority"]))
 
     while deliver_batch(runtime):
         pass
@@ -156,10 +151,9 @@ def test_a_report_outside_the_persons_consent_reaches_nobody(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp_server.port}
     )
     _subscribe_focal_point(runtime, cipher, world, receiver)
-    with runtime.transaction() as session:
-        # The person allowed NGOs only, not authorities: the label and the share admit the
-        # focal points, the consent does not.
-        _submit_and_triage(session, cipher, world, _report(["ngo"]))
+    # The person allowed NGOs only, not authorities: the urgency would admit the focal
+    # points, the consent does not.
+    _submit(runtime, world, _report(["ngo"]))
 
     assert deliver_batch(runtime) == 0
     with runtime.reading() as session:

@@ -15,7 +15,7 @@ Labels follow TLP 2.0 (https://www.first.org/tlp/):
 - RED: the named recipients only.
 
 A case referred to an organisation (:mod:`haven.casework`) is visible to it as well, whatever
-its label.
+its label, and an urgent case to the authorities of the member state where it happened.
 
 A person's consent is a hard limit on top of the label: once a person has made a consent
 statement, records about them reach only the kinds of recipient they consented to (for
@@ -39,7 +39,7 @@ from haven.db.base import Base, table_of
 from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role, Tlp
 from haven.errors import Forbidden, NotFound
 from haven.intake.models import Report
-from haven.registry.models import IncidentPerson
+from haven.registry.models import Incident, IncidentPerson
 from haven.registry.paging import is_record_id
 
 RECORD_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.ANALYST})
@@ -145,15 +145,27 @@ def _label_condition(reader: Reader, table: Table) -> ColumnElement[bool]:
 
 def _referred(reader: Reader, table: Table) -> ColumnElement[bool]:
     """A case referred to the reader's organisation: its incident and person, whatever their
-    label (the person's consent still applies, below)."""
+    label. And an urgent case, for the authorities of the member state where it happened: a
+    person in danger now who allowed those authorities to see the report should not wait for
+    triage before they can act. The person's consent still applies (below), so neither reaches
+    anyone the person did not allow."""
     column = {"incidents": Report.incident_id, "people": Report.person_id}.get(table.name)
     if column is None or reader.organisation_id is None:
         return false()
-    return probe(
+    referred = probe(
         Referral.to_organisation == reader.organisation_id,
         Referral.report_id == Report.id,
         column == table.c.id,
     )
+    if reader.organisation_kind is not ContributorKind.AUTHORITY or not reader.member_state:
+        return referred
+    urgent_here = probe(
+        column == table.c.id,
+        Report.urgent.is_(True),
+        Incident.id == Report.incident_id,
+        Incident.host_state == reader.member_state,
+    )
+    return or_(referred, urgent_here)
 
 
 def consent_blocks(reader: Reader, person_id: ColumnElement[str]) -> ColumnElement[bool]:

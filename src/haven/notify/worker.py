@@ -116,35 +116,44 @@ def deliver_batch(
         jobs = claim(session, cipher, runtime.settings, limit, token=token, now=start, lease=lease)
     held_until = start + lease
     ours: set[str] | None = None  # None: every claimed row, as long as the lease holds
-    handled = 0
+    sent: list[tuple[Job, str | None]] = []
     for position, job in enumerate(jobs):
         if clock() + lease / 2 >= held_until:
-            # Half the lease is gone: renew it for the rest of the batch, and learn which rows
-            # are still ours (another worker may have taken some after a lapse).
+            # Half the lease is gone: record what was sent so far, renew the lease for the
+            # rest of the batch, and learn which rows are still ours (another worker may have
+            # taken some after a lapse).
+            _record(runtime, sent, clock)
+            sent = []
             held_until = clock() + lease
             rest = [row for later in jobs[position:] for row in later.rows]
             with runtime.transaction() as session:
                 ours = _renew(session, rest, token, held_until)
         if ours is not None and not ours.issuperset(job.rows):
             continue
-        handled += _deliver(runtime, job, clock)
-    return handled
+        inbox = job.channel is Channel.INBOX and job.refused is None and job.user_id
+        sent.append((job, None if inbox else job.refused or _send(runtime.settings, job)))
+    return _record(runtime, sent, clock)
 
 
-def _deliver(runtime: Runtime, job: Job, clock: Clock) -> int:
-    if job.channel is Channel.INBOX and job.refused is None and job.user_id:
-        with runtime.transaction() as session:
-            deliver_to_inbox(session, job.user_id, job.notice.items)
-            _delivered(session, job, clock())
-        return len(job.rows)
-    error = job.refused or _send(runtime.settings, job)
+def _record(runtime: Runtime, sent: Sequence[tuple[Job, str | None]], clock: Clock) -> int:
+    """Mark what was sent (or written to inboxes) in one transaction for the batch: a crash
+    before it re-sends these under the same delivery ids, which receivers recognise."""
+    if not sent:
+        return 0
     with runtime.transaction() as session:
-        if error is None:
-            _delivered(session, job, clock())
-        else:
-            log.warning("delivery %s by %s failed: %s", job.notice.delivery_id, job.channel, error)
-            _failed(session, job, error, clock())
-    return len(job.rows)
+        now = clock()
+        delivered = [job for job, error in sent if error is None]
+        for job in delivered:
+            if job.channel is Channel.INBOX and job.user_id:
+                deliver_to_inbox(session, job.user_id, job.notice.items)
+        _delivered(session, delivered, now)
+        for job, error in sent:
+            if error is not None:
+                log.warning(
+                    "delivery %s by %s failed: %s", job.notice.delivery_id, job.channel, error
+                )
+                _failed(session, job, error, now)
+    return sum(len(job.rows) for job, _ in sent)
 
 
 def _due(settings: Settings, now: datetime) -> ColumnElement[bool]:
@@ -292,10 +301,15 @@ def _renew(session: Session, rows: Sequence[str], token: str, until: datetime) -
     return set(session.scalars(select(o.id).where(held)))
 
 
-def _delivered(session: Session, job: Job, now: datetime) -> None:
+def _delivered(session: Session, jobs: Sequence[Job], now: datetime) -> None:
+    """Mark the rows of ``jobs`` delivered, in one statement, and reset their webhooks' count
+    of failures in one more."""
+    rows = [row for job in jobs for row in job.rows]
+    if not rows:
+        return
     session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(job.rows), OutboxMessage.delivered_at.is_(None))
+        .where(OutboxMessage.id.in_(rows), OutboxMessage.delivered_at.is_(None))
         .values(
             delivered_at=now,
             next_attempt_at=None,
@@ -305,10 +319,11 @@ def _delivered(session: Session, job: Job, now: datetime) -> None:
             last_error=None,
         )
     )
-    if job.webhook_id is not None:
+    webhooks = sorted({job.webhook_id for job in jobs if job.webhook_id is not None})
+    if webhooks:
         session.execute(
             update(Webhook)
-            .where(Webhook.id == job.webhook_id, Webhook.consecutive_failures != 0)
+            .where(Webhook.id.in_(webhooks), Webhook.consecutive_failures != 0)
             .values(consecutive_failures=0)
         )
 
