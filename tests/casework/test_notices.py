@@ -143,3 +143,51 @@ def test_a_late_case_is_escalated_to_the_coordinators_inbox(runtime: Runtime) ->
         stored = session.get(Report, report_id)
         assert stored is not None
         assert stored.escalation_level == 1
+
+
+def test_a_deadline_about_to_pass_is_told_once_to_the_assigned_caseworker(
+    runtime: Runtime,
+) -> None:
+    cipher = runtime.cipher()
+    with runtime.transaction() as session:
+        ngo = create_organisation(
+            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        )
+        _user(session, cipher, ngo, "coord@ela.example", Role.COORDINATOR)
+        caseworker = _user(session, cipher, ngo, "case@ela.example", Role.CASEWORKER)
+        report = _report(session, cipher, ngo, urgent=True)
+        report_id, caseworker_id = report.id, caseworker.id
+        # Received 100 minutes ago: 20 minutes are left of the two hours, under a quarter.
+        received = utcnow() - timedelta(minutes=100)
+        session.execute(
+            update(Report)
+            .where(Report.id == report_id)
+            .values(
+                received_at=received,
+                ack_due_at=received + timedelta(hours=2),
+                assigned_to=caseworker_id,
+            )
+        )
+
+    assert escalate_late(runtime) == 1
+    assert escalate_late(runtime) == 0
+
+    with runtime.reading() as session:
+        rows = _rows(session, EventKind.DEADLINE_APPROACHING)
+        assert [(row.user_id, row.channel) for row in rows] == [(caseworker_id, Channel.INBOX)]
+        assert _rows(session, EventKind.DEADLINE_PASSED) == []
+        stored = session.get(Report, report_id)
+        assert stored is not None
+        assert stored.escalation_level == 0
+
+
+def test_a_deadline_far_away_is_not_warned_of(runtime: Runtime) -> None:
+    cipher = runtime.cipher()
+    with runtime.transaction() as session:
+        ngo = create_organisation(
+            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        )
+        _user(session, cipher, ngo, "coord@ela.example", Role.COORDINATOR)
+        _report(session, cipher, ngo, urgent=True)  # two hours left
+
+    assert escalate_late(runtime) == 0

@@ -3,11 +3,13 @@ the surface that made the step, in the same transaction."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.casework.models import Referral
-from haven.casework.workflow import Escalation, any_late, check_deadlines
+from haven.casework.workflow import Escalation, any_late, check_deadlines, warn_approaching
 from haven.crypto.fields import FieldCipher
 from haven.intake.models import Report
 from haven.notify.events import Event, EventKind
@@ -72,7 +74,7 @@ def escalated(session: Session, cipher: FieldCipher, escalation: Escalation) -> 
     incident = _incident(session, report)
     referral = escalation.referral
     event = Event(
-        kind=EventKind.DEADLINE_PASSED,
+        kind=EventKind.DEADLINE_PASSED if escalation.level else EventKind.DEADLINE_APPROACHING,
         entity="referrals" if referral else "reports",
         record_id=referral.id if referral else report.id,
         reference=reference("F", referral.id, referral.sent_at)
@@ -91,14 +93,16 @@ def escalated(session: Session, cipher: FieldCipher, escalation: Escalation) -> 
 
 
 def escalate_late(runtime: Runtime) -> int:
-    """Escalate every late case and referral, and tell those it is escalated to; returns how
-    many escalations were made. The worker runs this as it goes."""
+    """Escalate every late case and referral, warn of those about to be late, and tell those
+    concerned; returns how many escalations and warnings were made. The worker runs this as it
+    goes."""
+    deadlines = runtime.settings.deadlines
     with runtime.reading() as session:
-        if not any_late(session):
+        if not any_late(session, horizon=timedelta(days=1)):
             return 0
     cipher = runtime.cipher()
     with runtime.transaction() as session:
-        found = check_deadlines(session, runtime.settings.deadlines)
+        found = check_deadlines(session, deadlines) + warn_approaching(session, deadlines)
         for escalation in found:
             escalated(session, cipher, escalation)
     return len(found)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -391,9 +391,78 @@ def check_deadlines(
     return found
 
 
-def any_late(session: Session, now: datetime | None = None) -> bool:
-    """Whether some case or referral waits past its deadline below the last escalation."""
+APPROACHING = "deadline approaching"
+
+
+def warn_approaching(
+    session: Session, deadlines: Deadlines, now: datetime | None = None
+) -> list[Escalation]:
+    """Warn, once, of cases and referrals whose deadline is near (a quarter of its window
+    before it, at most a day): the assigned caseworker, or else the coordinators, of the
+    organisation that owes the acknowledgement. Returned as level-0 escalations."""
     moment = now or utcnow()
+    horizon = moment + timedelta(days=1)
+    found: list[Escalation] = []
+    reports = session.scalars(
+        select(Report).where(
+            Report.status == S.RECEIVED, Report.ack_due_at > moment, Report.ack_due_at <= horizon
+        )
+    )
+    for report in reports:
+        assert report.ack_due_at is not None
+        lead = min(deadlines.window(report.received_at, report.urgent) / 4, timedelta(days=1))
+        if report.ack_due_at - moment <= lead and not _warned(session, report.id, APPROACHING):
+            tell = (
+                (report.assigned_to,)
+                if report.assigned_to
+                else _people_to_tell(session, report.handled_by, 1)
+            )
+            _event(
+                session, report, CaseEventKind.ESCALATION, "system:deadlines", detail=APPROACHING
+            )
+            found.append(Escalation(report, None, report.handled_by, 0, tell))
+    referrals = session.scalars(
+        select(Referral).where(
+            Referral.status == ReferralStatus.SENT,
+            Referral.due_at > moment,
+            Referral.due_at <= horizon,
+        )
+    )
+    for referral in referrals:
+        lead = min((referral.due_at - referral.sent_at) / 4, timedelta(days=1))
+        detail = f"referrals:{referral.id} {APPROACHING}"
+        referred = session.get(Report, referral.report_id)
+        if referred is None or referral.due_at - moment > lead:
+            continue
+        if _warned(session, referred.id, detail):
+            continue
+        tell = _people_to_tell(session, referral.to_organisation, 1)
+        _event(session, referred, CaseEventKind.ESCALATION, "system:deadlines", detail=detail)
+        found.append(Escalation(referred, referral, referral.to_organisation, 0, tell))
+    return found
+
+
+def _warned(session: Session, report_id: str, detail: str) -> bool:
+    return (
+        session.scalar(
+            select(CaseEvent.id)
+            .where(
+                CaseEvent.report_id == report_id,
+                CaseEvent.kind == CaseEventKind.ESCALATION,
+                CaseEvent.detail == detail,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def any_late(
+    session: Session, now: datetime | None = None, *, horizon: timedelta = timedelta(0)
+) -> bool:
+    """Whether some case or referral waits past its deadline (or within ``horizon`` of it)
+    below the last escalation."""
+    moment = (now or utcnow()) + horizon
     late_case = select(Report.id).where(
         Report.status == S.RECEIVED, Report.ack_due_at < moment, Report.escalation_level < 2
     )
