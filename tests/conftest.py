@@ -8,6 +8,7 @@ costs a file copy on SQLite and a ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -161,3 +162,34 @@ def cli(
 @pytest.fixture
 def dialect(database_url: str) -> str:
     return make_url(database_url).get_backend_name()
+
+
+def _as_text(value: object) -> Iterator[str]:
+    if isinstance(value, bytes | memoryview):
+        yield bytes(value).decode("utf-8", errors="ignore")
+        yield bytes(value).decode("latin-1")
+    elif isinstance(value, dict | list):
+        yield json.dumps(value, ensure_ascii=False)
+    elif value is not None:
+        yield str(value)
+
+
+@pytest.fixture
+def dump_tables() -> Callable[[Session], str]:
+    """Every value of every table as text (bytes decoded both ways), to search for plaintext
+    that should not be there; it first checks that no table is missed."""
+
+    def dump(session: Session) -> str:
+        import haven.models  # noqa: F401  (every table in the metadata)
+        from haven.db.base import Base
+
+        in_database = set(inspect(session.connection()).get_table_names()) - {"alembic_version"}
+        assert in_database == set(Base.metadata.tables)
+        parts: list[str] = []
+        for table in Base.metadata.sorted_tables:
+            for row in session.execute(text(f'SELECT * FROM "{table.name}"')):
+                for value in row:
+                    parts.extend(_as_text(value))
+        return "\n".join(parts)
+
+    return dump

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx2
 import pytest
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from haven.settings import Settings
 
@@ -55,3 +56,33 @@ def live_server(settings: Settings) -> Iterator[str]:
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+# As root in a sandboxed machine with no network beyond 127.0.0.1.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module; each test opens contexts of its own."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A browser context (cookies, storage) for one test."""
+    context = browser.new_context()
+    yield context
+    context.close()

@@ -3,11 +3,9 @@ only what the role allows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from haven.access.accounts import NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
@@ -16,29 +14,10 @@ from haven.registry.schemas import IncidentIn
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime
 
-CHROMIUM = "/usr/bin/chromium"
-# As root in a sandboxed machine with no network beyond 127.0.0.1.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 SHARED = "Passport refused at the consulate"
 STRICT = "Case kept within another organisation"
 NARRATIVE = "The consul kept the passport of the reporter."
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _page(browser: Browser) -> Page:

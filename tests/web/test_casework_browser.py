@@ -5,11 +5,10 @@ status change on the follow-up page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from haven.access.accounts import NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
@@ -18,28 +17,9 @@ from haven.intake.reports import set_intake_organisation
 from haven.runtime import Runtime
 from haven.web.report import STATUS_WORDS
 
-CHROMIUM = "/usr/bin/chromium"
-# As root in a sandboxed machine with no network beyond 127.0.0.1.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 NARRATIVE = "A man from the consulate followed me home from the community centre twice."
 CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){3}")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

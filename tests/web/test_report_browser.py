@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyotp
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from haven.access.accounts import NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
@@ -22,37 +21,10 @@ from haven.intake.receipts import new_receipt_code
 from haven.intake.reports import set_intake_organisation
 from haven.runtime import Runtime
 
-CHROMIUM = "/usr/bin/chromium"
-# As root in a sandboxed machine with no network beyond 127.0.0.1.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery staple"
 NARRATIVE = "A man from the consulate photographed me outside the community centre."
 CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}(-[0-9A-HJKMNP-TV-Z]{5}){3}")
 REFUSAL = "We could not open a report with this code. Check the code and try again."
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # One Chromium for the module; every test gets contexts (cookies, storage) of its own.
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    yield context
-    context.close()
 
 
 def _page(context: BrowserContext) -> Page:
