@@ -304,19 +304,22 @@ def create_webhook(
 def enable_webhook(
     webhook_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
 ) -> Response:
-    organisation_id = _administrator(visitor)
-    visitor.require_csrf(csrf)
-    set_webhook_enabled(session, webhook_id, organisation_id, True, actor=visitor.reader.actor)
-    return RedirectResponse("/subscriptions", status_code=303)
+    return _switch_webhook(webhook_id, visitor, session, csrf, enabled=True)
 
 
 @router.post("/webhooks/{webhook_id}/disable")
 def disable_webhook(
     webhook_id: str, visitor: VisitorDep, session: SessionDep, csrf: Annotated[str, Form()] = ""
 ) -> Response:
+    return _switch_webhook(webhook_id, visitor, session, csrf, enabled=False)
+
+
+def _switch_webhook(
+    webhook_id: str, visitor: Visitor, session: Session, csrf: str, *, enabled: bool
+) -> Response:
     organisation_id = _administrator(visitor)
     visitor.require_csrf(csrf)
-    set_webhook_enabled(session, webhook_id, organisation_id, False, actor=visitor.reader.actor)
+    set_webhook_enabled(session, webhook_id, organisation_id, enabled, actor=visitor.reader.actor)
     return RedirectResponse("/subscriptions", status_code=303)
 
 
