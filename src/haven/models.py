@@ -13,6 +13,14 @@ from haven.access.models import (
 from haven.audit.models import AuditEntry, AuditHead
 from haven.casework.models import CaseEvent, CaseLink, CaseNote, Referral
 from haven.db.meta import Meta
+from haven.insight.models import (
+    MethodCount,
+    PlaceCount,
+    ProfileCount,
+    TacticCount,
+    TacticMethod,
+    TraitCount,
+)
 from haven.intake.models import EvidenceFile, IdempotencyKey, ImportedRow, Report, ReportMessage
 from haven.notify.models import InboxItem, OutboxMessage, Subscription, Webhook
 from haven.registry.models import (
@@ -53,10 +61,13 @@ __all__ = [
     "IncidentTactic",
     "LegalInstrument",
     "Meta",
+    "MethodCount",
     "Organisation",
     "OutboxMessage",
     "Person",
     "PersonLookup",
+    "PlaceCount",
+    "ProfileCount",
     "RecordRecipient",
     "RecordShare",
     "Referral",
@@ -65,6 +76,9 @@ __all__ = [
     "SharingGroup",
     "SharingGroupMember",
     "Subscription",
+    "TacticCount",
+    "TacticMethod",
+    "TraitCount",
     "User",
     "Webhook",
 ]

@@ -128,6 +128,10 @@ class Incident(Labelled, Base):
         closed(IncidentStatus, "incident_status"), default=IncidentStatus.REPORTED
     )
     taxonomy_version: Mapped[int] = mapped_column(Integer)
+    # The contributor allows the incident to be counted in open statistics whatever its label.
+    cleared_for_statistics: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class IncidentTactic(Base):

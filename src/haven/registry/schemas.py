@@ -136,6 +136,8 @@ class IncidentIn(Strict):
     state_responsibility: ResponsibilityCode | None = None
     status: IncidentStatus = IncidentStatus.REPORTED
     tlp: Tlp = Tlp.AMBER
+    # Counted in open statistics whatever the label (aggregates only, never the record).
+    cleared_for_statistics: bool = False
 
     @field_validator("tactics")
     @classmethod

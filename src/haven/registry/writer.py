@@ -65,6 +65,7 @@ INCIDENT_COLUMNS = (
     "state_responsibility",
     "status",
     "taxonomy_version",
+    "cleared_for_statistics",
     *_LABELLED,
 )
 PERSON_COLUMNS = (
@@ -459,6 +460,7 @@ class RegistryWriter:
             "state_responsibility": data.state_responsibility,
             "status": data.status.value,
             "taxonomy_version": CURRENT_VERSION,
+            "cleared_for_statistics": data.cleared_for_statistics,
             "tlp": data.tlp.value,
             "updated_at": self._now,
         }

@@ -66,6 +66,7 @@ class IncidentOut(BaseModel):
     state_responsibility: str | None
     status: str
     tlp: str
+    cleared_for_statistics: bool
     contributor_id: str
     people: list[PersonOut] | None = Field(
         default=None, description="In the detail view, for roles that may read identifying data."
@@ -101,6 +102,7 @@ def _out(view: IncidentView, *, detail: bool) -> IncidentOut:
         state_responsibility=row.state_responsibility,
         status=row.status.value,
         tlp=row.tlp.value,
+        cleared_for_statistics=row.cleared_for_statistics,
         contributor_id=row.contributor_id,
         people=[PersonOut(**vars_of(p)) for p in view.people] if detail and view.people else None,
     )

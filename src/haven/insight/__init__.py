@@ -1,0 +1,1 @@
+"""Insight: figures for analysts through the policy gate, and open statistics that reveal no one."""

@@ -1,0 +1,357 @@
+"""The counts behind the figures, kept exactly in step with the registry by database triggers.
+
+A trigger on ``incidents``, ``incident_tactics``, ``incident_people`` and ``people`` changes the
+counts in :mod:`haven.insight.models` in the same statement as the row, whatever wrote it (the
+registry writer, an import, a migration or plain SQL), so a figure read from the counts is the
+figure a scan of the records would give at that moment. :func:`drift` proves it by recounting.
+
+Each count is keyed by:
+
+- ``audience``: ``clear``, ``green``, ``amber`` (TLP:AMBER and TLP:AMBER+STRICT, which reach the
+  contributing organisation alone unless shared) or ``red``;
+- ``contributor``: the contributing organisation for ``amber``, empty otherwise;
+- ``cleared``: whether the contributor cleared the record for open statistics;
+- ``year`` (of the start of the incident) and ``host`` (the state where it happened, empty when
+  not recorded), which the filters use;
+- the dimension counted.
+
+Triggers run before the row changes, so that a tactic counts towards its PACE method only when the
+incident has no other tactic of that method yet, whether the rows arrive one by one or in one
+statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, text
+
+from haven.domain.taxonomy import load_taxonomy
+
+SCOPE = ("audience", "contributor", "cleared", "year", "host")
+TARGET = "target"
+
+
+@dataclass(frozen=True, slots=True)
+class Cube:
+    table: str
+    dimensions: tuple[str, ...]
+
+
+PLACES = Cube("stats_places", ("origin",))
+TRAITS = Cube("stats_traits", ("involvement", "accusation"))
+TACTICS = Cube("stats_tactics", ("tactic",))
+METHODS = Cube("stats_methods", ("method",))
+PROFILES = Cube("stats_profiles", ("profile",))
+CUBES = (PLACES, TRAITS, TACTICS, METHODS, PROFILES)
+
+
+class _Sql:
+    """The statements for one dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+
+    def year(self, row: str) -> str:
+        if self.dialect == "postgresql":
+            return f"CAST(EXTRACT(YEAR FROM {row}.occurred_start) AS INTEGER)"
+        return f"CAST(substr({row}.occurred_start, 1, 4) AS INTEGER)"
+
+    def scope(self, row: str) -> str:
+        """The key columns of an incident row (a trigger's NEW or OLD, or a table alias)."""
+        return ", ".join(
+            (
+                f"CASE WHEN {row}.tlp IN ('clear', 'green', 'red') THEN {row}.tlp ELSE 'amber' END",
+                f"CASE WHEN {row}.tlp IN ('amber', 'amber+strict') "
+                f"THEN CAST({row}.contributor_id AS TEXT) ELSE '' END",
+                f"{row}.cleared_for_statistics",
+                self.year(row),
+                f"COALESCE({row}.host_state, '')",
+            )
+        )
+
+    @staticmethod
+    def bump(cube: Cube, select: str) -> str:
+        """Add the selected (key..., n) rows to a count table."""
+        columns = ", ".join((*SCOPE, *cube.dimensions))
+        return (
+            f"INSERT INTO {cube.table} ({columns}, n) {select} "
+            f"ON CONFLICT ({columns}) DO UPDATE SET n = {cube.table}.n + excluded.n"
+        )
+
+    # -- what one incident contributes -------------------------------------------------------
+
+    def incident(self, row: str, sign: int, *, children: bool) -> list[str]:
+        """Statements adding ``sign`` times an incident's counts, given as a row reference."""
+        key = self.scope(row)
+        statements = [
+            self.bump(PLACES, f"SELECT {key}, {row}.origin_state, {sign} WHERE 1 = 1"),
+            self.bump(
+                TRAITS,
+                f"SELECT {key}, {row}.host_involvement, COALESCE({row}.accusation, ''), {sign} "
+                "WHERE 1 = 1",
+            ),
+        ]
+        if children:
+            statements += [
+                self.bump(
+                    TACTICS,
+                    f"SELECT {key}, t.tactic, {sign} FROM incident_tactics t "
+                    f"WHERE t.incident_id = {row}.id",
+                ),
+                self.bump(
+                    METHODS,
+                    f"SELECT {key}, m.method, {sign} FROM (SELECT DISTINCT tm.method AS method "
+                    "FROM incident_tactics t JOIN stats_tactic_methods tm ON tm.tactic = t.tactic "
+                    f"WHERE t.incident_id = {row}.id) m WHERE 1 = 1",
+                ),
+                self.bump(
+                    PROFILES,
+                    f"SELECT {key}, COALESCE(p.profile, ''), {sign} * COUNT(*) "
+                    "FROM incident_people ip JOIN people p ON p.id = ip.person_id "
+                    f"WHERE ip.incident_id = {row}.id AND ip.role = '{TARGET}' "
+                    "GROUP BY COALESCE(p.profile, '')",
+                ),
+            ]
+        return statements
+
+    def tactic(self, row: str, sign: int) -> list[str]:
+        """A tactic row joining or leaving its incident (before the change): the tactic always
+        counts; its method only when no other tactic of the incident has that method."""
+        key = self.scope("i")
+        return [
+            self.bump(
+                TACTICS,
+                f"SELECT {key}, {row}.tactic, {sign} FROM incidents i "
+                f"WHERE i.id = {row}.incident_id",
+            ),
+            self.bump(
+                METHODS,
+                f"SELECT {key}, tm.method, {sign} FROM incidents i "
+                f"JOIN stats_tactic_methods tm ON tm.tactic = {row}.tactic "
+                f"WHERE i.id = {row}.incident_id AND NOT EXISTS (SELECT 1 FROM incident_tactics o "
+                "JOIN stats_tactic_methods om ON om.tactic = o.tactic "
+                f"WHERE o.incident_id = {row}.incident_id AND o.tactic <> {row}.tactic "
+                "AND om.method = tm.method)",
+            ),
+        ]
+
+    def target(self, row: str, sign: int) -> list[str]:
+        """A person linked to (or unlinked from) an incident as its target."""
+        key = self.scope("i")
+        return [
+            self.bump(
+                PROFILES,
+                f"SELECT {key}, COALESCE(p.profile, ''), {sign} FROM incidents i "
+                f"JOIN people p ON p.id = {row}.person_id "
+                f"WHERE i.id = {row}.incident_id AND {row}.role = '{TARGET}'",
+            )
+        ]
+
+    def profile(self, profile: str, sign: int) -> list[str]:
+        """A target's profile leaving or joining every incident they are the target of."""
+        key = self.scope("i")
+        return [
+            self.bump(
+                PROFILES,
+                f"SELECT {key}, COALESCE({profile}, ''), {sign} * COUNT(*) "
+                "FROM incident_people ip JOIN incidents i ON i.id = ip.incident_id "
+                f"WHERE ip.person_id = OLD.id AND ip.role = '{TARGET}' GROUP BY {key}",
+            )
+        ]
+
+    # -- triggers ------------------------------------------------------------------------------
+
+    def triggers(self) -> list[tuple[str, str, str, str | None, list[str]]]:
+        """(name, event, table, condition, statements) for every trigger."""
+        incident_key = (
+            "tlp",
+            "contributor_id",
+            "cleared_for_statistics",
+            "occurred_start",
+            "host_state",
+            "origin_state",
+            "host_involvement",
+            "accusation",
+        )
+        return [
+            (
+                "stats_incident_insert",
+                "INSERT",
+                "incidents",
+                None,
+                self.incident("NEW", 1, children=False),
+            ),
+            (
+                "stats_incident_delete",
+                "DELETE",
+                "incidents",
+                None,
+                self.incident("OLD", -1, children=True),
+            ),
+            (
+                "stats_incident_update",
+                "UPDATE",
+                "incidents",
+                self.changed(incident_key),
+                self.incident("OLD", -1, children=True) + self.incident("NEW", 1, children=True),
+            ),
+            ("stats_tactic_insert", "INSERT", "incident_tactics", None, self.tactic("NEW", 1)),
+            ("stats_tactic_delete", "DELETE", "incident_tactics", None, self.tactic("OLD", -1)),
+            (
+                "stats_tactic_update",
+                "UPDATE",
+                "incident_tactics",
+                None,
+                [self.refuse("the tactics of an incident are replaced, not updated")],
+            ),
+            ("stats_target_insert", "INSERT", "incident_people", None, self.target("NEW", 1)),
+            ("stats_target_delete", "DELETE", "incident_people", None, self.target("OLD", -1)),
+            (
+                "stats_target_update",
+                "UPDATE",
+                "incident_people",
+                self.changed(("incident_id", "person_id", "role")),
+                self.target("OLD", -1) + self.target("NEW", 1),
+            ),
+            (
+                "stats_profile_update",
+                "UPDATE",
+                "people",
+                self.changed(("profile",)),
+                self.profile("OLD.profile", -1) + self.profile("NEW.profile", 1),
+            ),
+        ]
+
+    def changed(self, columns: tuple[str, ...]) -> str:
+        if self.dialect == "postgresql":
+            return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+        return " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+
+    def refuse(self, message: str) -> str:
+        if self.dialect == "postgresql":
+            return f"RAISE EXCEPTION '{message}'"
+        return f"SELECT RAISE(ABORT, '{message}')"
+
+    def create(self) -> list[str]:
+        statements: list[str] = []
+        for name, event, table, condition, body in self.triggers():
+            if self.dialect == "postgresql":
+                returned = "OLD" if event == "DELETE" else "NEW"
+                statements.append(
+                    f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                    f"BEGIN {'; '.join(body)}; RETURN {returned}; END $$"
+                )
+                when = f" WHEN ({condition})" if condition else ""
+                statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+                statements.append(
+                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW{when} "
+                    f"EXECUTE FUNCTION {name}()"
+                )
+            else:
+                when = f" WHEN {condition}" if condition else ""
+                statements.append(f"DROP TRIGGER IF EXISTS {name}")
+                statements.append(
+                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW{when} "
+                    f"BEGIN {'; '.join(body)}; END"
+                )
+        return statements
+
+    def drop(self) -> list[str]:
+        statements: list[str] = []
+        for name, _event, table, _condition, _body in self.triggers():
+            if self.dialect == "postgresql":
+                statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+                statements.append(f"DROP FUNCTION IF EXISTS {name}()")
+            else:
+                statements.append(f"DROP TRIGGER IF EXISTS {name}")
+        return statements
+
+    # -- recounting ----------------------------------------------------------------------------
+
+    def recount(self, cube: Cube) -> str:
+        """The counts of one table, recomputed from the records."""
+        key = self.scope("i")
+        columns = f"{key}, {{dimension}}"
+        if cube is PLACES:
+            source, dimension = "incidents i", "i.origin_state"
+        elif cube is TRAITS:
+            source = "incidents i"
+            dimension = "i.host_involvement, COALESCE(i.accusation, '')"
+        elif cube is TACTICS:
+            source = "incidents i JOIN incident_tactics t ON t.incident_id = i.id"
+            dimension = "t.tactic"
+        elif cube is METHODS:
+            source = (
+                "incidents i JOIN (SELECT DISTINCT t.incident_id, tm.method "
+                "FROM incident_tactics t JOIN stats_tactic_methods tm ON tm.tactic = t.tactic) m "
+                "ON m.incident_id = i.id"
+            )
+            dimension = "m.method"
+        else:
+            source = (
+                "incidents i JOIN incident_people ip ON ip.incident_id = i.id "
+                f"AND ip.role = '{TARGET}' JOIN people p ON p.id = ip.person_id"
+            )
+            dimension = "COALESCE(p.profile, '')"
+        grouped = columns.format(dimension=dimension)
+        return f"SELECT {grouped}, COUNT(*) FROM {source} GROUP BY {grouped}"
+
+
+def _sql(connection: Connection) -> _Sql:
+    return _Sql(connection.dialect.name)
+
+
+def sync_methods(connection: Connection) -> None:
+    """Write each tactic's PACE method from the current taxonomy (new tactics only add rows)."""
+    rows = connection.execute(text("SELECT tactic, method FROM stats_tactic_methods"))
+    known: dict[str, str] = {row.tactic: row.method for row in rows}
+    for tactic in load_taxonomy().tactics:
+        if tactic.code not in known:
+            connection.execute(
+                text("INSERT INTO stats_tactic_methods (tactic, method) VALUES (:t, :m)"),
+                {"t": tactic.code, "m": tactic.method},
+            )
+        elif known[tactic.code] != tactic.method:
+            raise RuntimeError(f"the taxonomy moved tactic {tactic.code!r} to another method")
+
+
+def install(connection: Connection) -> None:
+    """Create the triggers and count what is already recorded."""
+    sync_methods(connection)
+    sql = _sql(connection)
+    for statement in sql.create():
+        connection.execute(text(statement))
+    rebuild(connection)
+
+
+def uninstall(connection: Connection) -> None:
+    for statement in _sql(connection).drop():
+        connection.execute(text(statement))
+
+
+def rebuild(connection: Connection) -> None:
+    """Recount every table from the records."""
+    sql = _sql(connection)
+    for cube in CUBES:
+        columns = ", ".join((*SCOPE, *cube.dimensions))
+        connection.execute(text(f"DELETE FROM {cube.table}"))
+        connection.execute(text(f"INSERT INTO {cube.table} ({columns}, n) {sql.recount(cube)}"))
+
+
+def drift(connection: Connection) -> dict[str, int]:
+    """How many keys of each table differ from a recount of the records (all zero when in step)."""
+    sql = _sql(connection)
+    differences: dict[str, int] = {}
+    for cube in CUBES:
+        columns = (*SCOPE, *cube.dimensions)
+        stored = {
+            tuple(row[:-1]): row[-1]
+            for row in connection.execute(
+                text(f"SELECT {', '.join(columns)}, n FROM {cube.table} WHERE n <> 0")
+            ).all()
+        }
+        counted = {tuple(row[:-1]): row[-1] for row in connection.execute(text(sql.recount(cube)))}
+        keys = stored.keys() | counted.keys()
+        differences[cube.table] = sum(1 for key in keys if stored.get(key) != counted.get(key))
+    return differences

@@ -1,0 +1,71 @@
+"""Counts kept in step with the registry, so that figures over a million incidents are a read of a
+few thousand rows.
+
+Each table counts incidents (or, for tactics, methods and profiles, incident-tactic, incident-method
+and incident-target pairs) by what decides who may count them (:mod:`haven.insight.cube`) and by
+the dimensions the figures need. Database triggers change the counts in the same statement as the
+registry row, so a count is never behind the records it counts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from haven.db.base import Base
+
+
+class _Scope:
+    """Who may count a row: the label's audience, the contributor (for labels that keep a record
+    inside its organisation) and whether the contributor cleared it for open statistics."""
+
+    audience: Mapped[str] = mapped_column(String(5), primary_key=True)
+    contributor: Mapped[str] = mapped_column(String(36), primary_key=True)
+    cleared: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
+class PlaceCount(_Scope, Base):
+    __tablename__ = "stats_places"
+
+    origin: Mapped[str] = mapped_column(String(2), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class TraitCount(_Scope, Base):
+    __tablename__ = "stats_traits"
+
+    involvement: Mapped[str] = mapped_column(String(20), primary_key=True)
+    accusation: Mapped[str] = mapped_column(String(20), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class TacticCount(_Scope, Base):
+    __tablename__ = "stats_tactics"
+
+    tactic: Mapped[str] = mapped_column(String(40), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class MethodCount(_Scope, Base):
+    __tablename__ = "stats_methods"
+
+    method: Mapped[str] = mapped_column(String(40), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ProfileCount(_Scope, Base):
+    __tablename__ = "stats_profiles"
+
+    profile: Mapped[str] = mapped_column(String(40), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class TacticMethod(Base):
+    """Each tactic's PACE method, from the taxonomy, for the triggers that count methods."""
+
+    __tablename__ = "stats_tactic_methods"
+
+    tactic: Mapped[str] = mapped_column(String(40), primary_key=True)
+    method: Mapped[str] = mapped_column(String(40))
