@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from haven.casework.deadlines import Deadlines
 from haven.errors import ConfigurationError
 
+OPEN_THRESHOLD = 5
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
 MINIMUM_SECRET_LENGTH = 32
 
@@ -70,6 +71,21 @@ class Settings(BaseSettings):
     # working days; late ones are escalated to coordinators, and again when still late.
     urgent_ack_minutes: int = Field(default=120, ge=1)
     ack_working_days: int = Field(default=3, ge=1)
+    # Open statistics: no published count below this threshold; production refuses less than 5.
+    open_threshold: int = Field(default=OPEN_THRESHOLD, ge=1, le=1000)
+    # Open statistics: published counts rounded to a multiple of this (1: not rounded).
+    open_rounding: int = Field(default=1, ge=1, le=100)
+    # How many origin states the concentration figure counts ("the top ten").
+    top_states: int = Field(default=10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _rounding_below_threshold(self) -> Settings:
+        if self.open_rounding > self.open_threshold:
+            raise ValueError(
+                f"HAVEN_OPEN_ROUNDING ({self.open_rounding}) must not exceed HAVEN_OPEN_THRESHOLD "
+                f"({self.open_threshold})"
+            )
+        return self
 
     @property
     def deadlines(self) -> Deadlines:
@@ -88,6 +104,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"HAVEN_SECRET_KEY is shorter than {MINIMUM_SECRET_LENGTH} characters; "
                     "production needs a long random secret"
+                )
+            if self.open_threshold < OPEN_THRESHOLD:
+                raise ValueError(
+                    f"HAVEN_OPEN_THRESHOLD is {self.open_threshold}; production publishes no count "
+                    f"below {OPEN_THRESHOLD}, so it may only be raised"
                 )
             if self.key_file is None or _inside(self.key_file, self.data_dir):
                 raise ValueError(

@@ -17,6 +17,11 @@ Labels follow TLP 2.0 (https://www.first.org/tlp/):
 A case referred to an organisation (:mod:`haven.casework`) is visible to it as well, whatever
 its label, and an urgent case to the authorities of the member state where it happened.
 
+Statistics count what the gate lets a reader see (:func:`counted`), never more: an analyst's
+figures count the incidents they may read; open statistics count incidents labelled TLP:CLEAR or
+cleared for statistics by their contributor, whose people made no consent statement that keeps
+them from the public.
+
 A person's consent is a hard limit on top of the label: once a person has made a consent
 statement, records about them reach only the kinds of recipient they consented to (for
 authorities, of the member state named, or of any), besides the organisation that handles the
@@ -29,7 +34,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Table, and_, false, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Table,
+    and_,
+    false,
+    literal,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.orm import Session
 
 from haven.access.models import Consent, RecordRecipient, RecordShare
@@ -206,6 +222,48 @@ def visible(reader: Reader, model: type[Base]) -> ColumnElement[bool]:
         return false()
     table = table_of(model)
     return and_(_label_condition(reader, table), _consent_condition(reader, table))
+
+
+def counted(reader: Reader) -> ColumnElement[bool]:
+    """The incidents a reader's statistics count, as a condition on ``incidents``."""
+    if not reader.is_public:
+        return visible(reader, Incident)
+    table = table_of(Incident)
+    cleared = or_(table.c.tlp == Tlp.CLEAR.value, table.c.cleared_for_statistics.is_(True))
+    return and_(cleared, _consent_condition(reader, table))
+
+
+def counted_plainly(
+    reader: Reader,
+    audience: ColumnElement[str],
+    contributor: ColumnElement[str],
+    cleared: ColumnElement[bool],
+) -> ColumnElement[bool]:
+    """:func:`counted` for an incident outside :func:`counted_otherwise`, from what decides it
+    then: the label's audience (``clear``, ``green``, ``amber`` for both AMBER labels, ``red``),
+    the contributor and the clearance for statistics (:mod:`haven.insight.cube`)."""
+    if reader.is_public:
+        return or_(audience == Tlp.CLEAR.value, cleared.is_(True))
+    if not reader.reads_records:
+        return false()
+    own = and_(audience == "amber", contributor == (reader.organisation_id or ""))
+    return or_(audience.in_([Tlp.CLEAR.value, Tlp.GREEN.value]), own)
+
+
+def counted_otherwise() -> CompoundSelect[tuple[str]]:
+    """The incidents whose counting may depend on more than label, contributor and clearance:
+    shared with groups, named recipients, reported (and so perhaps referred or urgent), or about
+    a person who made a consent statement. Statistics count these one by one through the gate."""
+    links = table_of(IncidentPerson)
+    return union(
+        select(RecordShare.record_id).where(RecordShare.entity == "incidents"),
+        select(RecordRecipient.record_id).where(RecordRecipient.entity == "incidents"),
+        select(Report.incident_id).where(Report.incident_id.is_not(None)),
+        select(links.c.incident_id).where(
+            links.c.role.in_(CONSENTING_ROLES),
+            select(literal(1)).where(Consent.person_id == links.c.person_id).exists(),
+        ),
+    )
 
 
 def visible_ids(

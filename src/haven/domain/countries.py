@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gettext
+import json
 from functools import cache
+from importlib import resources
 
 import pycountry
 
@@ -62,3 +64,27 @@ def country_name(code: str, language: str = "en") -> str:
         if translated != name:
             return translated
     return str(names[0])
+
+
+# Regions a figure can be filtered by: the five UN M49 regions, and the European Union.
+REGION_NAMES: dict[str, str] = {
+    "eu": "European Union",
+    "europe": "Europe",
+    "africa": "Africa",
+    "americas": "Americas",
+    "asia": "Asia",
+    "oceania": "Oceania",
+}
+
+
+@cache
+def region_states(region: str) -> frozenset[str]:
+    """The states of a region (see :data:`REGION_NAMES`)."""
+    if region == "eu":
+        return EU_MEMBER_STATES
+    raw = json.loads(resources.files("haven.domain").joinpath("data/regions.json").read_text())
+    regions: dict[str, list[str]] = raw["regions"]
+    if region not in regions:
+        known = ", ".join(REGION_NAMES)
+        raise ValidationFailed(f"unknown region {region!r}", hint=f"known: {known}")
+    return frozenset(regions[region])

@@ -28,6 +28,9 @@ from haven.web.api.reports import router as api_reports_router
 from haven.web.bodylimit import BodyLimit
 from haven.web.health import router as health_router
 from haven.web.imports import router as imports_router
+from haven.web.insight import api as open_api_router
+from haven.web.insight import insight_api as insight_api_router
+from haven.web.insight import router as insight_router
 from haven.web.limits import IntakeLimits, SignInLimits
 from haven.web.notify import router as notify_router
 from haven.web.pages import RedirectTo
@@ -122,6 +125,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(imports_router)
     app.include_router(notify_router)
+    app.include_router(insight_router)
+    app.include_router(open_api_router)
+    app.include_router(insight_api_router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.include_router(people_router)
     app.include_router(organisations_router)

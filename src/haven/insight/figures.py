@@ -1,0 +1,452 @@
+"""The figures: counts and trends by origin, host, tactic, PACE method, target profile, year,
+host-state involvement and accusation; cross-tabulations; concentration; response times.
+
+Every figure counts exactly the incidents the policy gate lets the reader count
+(:func:`haven.access.policy.counted`). Most incidents are decided by their label, contributor and
+clearance alone, so they are read from the counts that triggers keep in step
+(:mod:`haven.insight.cube`); the few whose counting depends on more (shares, named recipients,
+reports, consent statements) are then taken one by one through the gate and the difference applied.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, cast, func, literal, select
+from sqlalchemy import String as SqlString
+from sqlalchemy.orm import Session, aliased
+
+from haven.access.policy import Reader, counted, counted_otherwise, counted_plainly
+from haven.casework.models import Referral
+from haven.domain.countries import REGION_NAMES, country_name, region_states
+from haven.domain.enums import Tlp
+from haven.domain.taxonomy import load_taxonomy
+from haven.errors import ValidationFailed
+from haven.insight import models as cubes
+from haven.insight.cube import TARGET
+from haven.insight.tables import Table, ordered
+from haven.intake.models import Report
+from haven.registry.models import Contributor, Incident, IncidentPerson, IncidentTactic, Person
+
+NOT_RECORDED = ""
+TOP_N = 10
+FIRST_YEAR = 1900
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Which incidents a figure covers: a span of years (of the start of the incident) and a
+    region where it happened."""
+
+    year_from: int | None = None
+    year_to: int | None = None
+    region: str | None = None
+
+    def __post_init__(self) -> None:
+        for year in (self.year_from, self.year_to):
+            if year is not None and not FIRST_YEAR <= year <= 9999:
+                raise ValidationFailed(f"year {year} is out of range")
+        if self.year_from and self.year_to and self.year_from > self.year_to:
+            raise ValidationFailed("the period ends before it starts")
+        if self.region is not None:
+            region_states(self.region)
+
+    @property
+    def hosts(self) -> frozenset[str] | None:
+        return None if self.region is None else region_states(self.region)
+
+    def describe(self) -> str:
+        parts = []
+        if self.year_from and self.year_to:
+            parts.append(f"{self.year_from} to {self.year_to}")
+        elif self.year_from:
+            parts.append(f"from {self.year_from}")
+        elif self.year_to:
+            parts.append(f"until {self.year_to}")
+        if self.region:
+            parts.append(f"in {REGION_NAMES[self.region]}")
+        return ", ".join(parts) or "all years, everywhere"
+
+
+@dataclass(frozen=True, slots=True)
+class Concentration:
+    """The share of incidents attributed to the N origin states with the most incidents."""
+
+    n: int
+    states: tuple[tuple[str, int], ...]
+    incidents: int
+    total: int
+    tied: bool  # the next state has as many incidents as the last one counted
+
+    @property
+    def share(self) -> float | None:
+        return None if self.total == 0 else self.incidents / self.total
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """How fast one member state's authorities (or others) answer referrals."""
+
+    member_state: str
+    referrals: int
+    acknowledged: int
+    ack_median_hours: float | None
+    ack_p90_hours: float | None
+    actions: int
+    action_median_days: float | None
+    action_p90_days: float | None
+    overdue: int
+
+    @property
+    def overdue_share(self) -> float:
+        return self.overdue / self.referrals if self.referrals else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    filters: Filters
+    total: int
+    tables: dict[str, Table]
+    concentration: Concentration
+    response: tuple[Response, ...] = field(default_factory=tuple)
+
+
+# -- labels -------------------------------------------------------------------------------------
+
+
+def labels(dimension: str, codes: Iterable[str], language: str = "en") -> dict[str, str]:
+    """Readable names for codes of a dimension."""
+    taxonomy = load_taxonomy()
+    names: dict[str, str] = {}
+    for code in set(codes):
+        if code == NOT_RECORDED:
+            names[code] = "not recorded"
+        elif dimension in {"origin", "host", "member_state"}:
+            names[code] = country_name(code, language)
+        elif dimension == "tactic":
+            names[code] = next((t.label for t in taxonomy.tactics if t.code == code), code)
+        elif dimension == "method":
+            names[code] = _term(taxonomy.methods.terms, code)
+        elif dimension == "profile":
+            names[code] = _term(taxonomy.target_profiles.terms, code)
+        else:
+            names[code] = code.replace("-", " ")
+    return names
+
+
+def _term(terms: Iterable[Any], code: str) -> str:
+    return next((term.label for term in terms if term.code == code), code)
+
+
+TITLES = {
+    "year": ("Incidents by year", ("year",), "incidents"),
+    "origin": ("Incidents by origin state", ("origin",), "incidents"),
+    "host": ("Incidents by host state", ("host",), "incidents"),
+    "origin_host": ("Origin state by host state", ("origin", "host"), "incidents"),
+    "tactic": ("Incidents by tactic", ("tactic",), "incidents"),
+    "method": ("Incidents by PACE method", ("method",), "incidents"),
+    "tactic_year": ("Tactic by year", ("tactic", "year"), "incidents"),
+    "profile": ("Targets by profile", ("profile",), "targets"),
+    "involvement": ("Incidents by host-state involvement", ("involvement",), "incidents"),
+    "accusation": ("Incidents by accusation used", ("accusation",), "incidents"),
+}
+ADDITIVE = frozenset(
+    {"year", "origin", "host", "origin_host", "profile", "involvement", "accusation"}
+)
+NOTES = {
+    "tactic": "An incident with several tactics counts once under each.",
+    "method": "An incident counts once under each PACE method its tactics belong to.",
+    "tactic_year": "An incident with several tactics counts once under each.",
+    "profile": "Each target of an incident counts once; a person targeted twice counts twice.",
+}
+
+
+def make_table(
+    name: str, counts: Mapping[tuple[str, ...], int], *, total: int | None, language: str = "en"
+) -> Table:
+    title, dimensions, measure = TITLES[name]
+    names: dict[str, str] = {}
+    for position, dimension in enumerate(dimensions):
+        names.update(labels(dimension, (key[position] for key in counts), language))
+    return Table(
+        name=name,
+        title=title,
+        dimensions=dimensions,
+        rows=ordered(counts),
+        measure=measure,
+        total=total,
+        note=NOTES.get(name, ""),
+        labels=names,
+    )
+
+
+# -- reading the counts -------------------------------------------------------------------------
+
+
+def _scope_filters(model: Any, filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.year_from:
+        conditions.append(model.year >= filters.year_from)
+    if filters.year_to:
+        conditions.append(model.year <= filters.year_to)
+    if filters.hosts is not None:
+        conditions.append(model.host.in_(sorted(filters.hosts)))
+    return conditions
+
+
+def _read(
+    session: Session, reader: Reader, model: Any, dimensions: tuple[Any, ...], filters: Filters
+) -> Counter[tuple[str, ...]]:
+    plain = counted_plainly(reader, model.audience, model.contributor, model.cleared)
+    query = (
+        select(*dimensions, func.sum(model.n))
+        .where(plain, *_scope_filters(model, filters))
+        .group_by(*dimensions)
+    )
+    counts: Counter[tuple[str, ...]] = Counter()
+    for row in session.execute(query):
+        if row[-1]:
+            counts[tuple(str(value) for value in row[:-1])] += int(row[-1])
+    return counts
+
+
+def _incident_scope() -> tuple[ColumnElement[str], ColumnElement[str], ColumnElement[bool]]:
+    """The count tables' key columns computed from an incident row."""
+    tlp = Incident.tlp
+    audience: ColumnElement[str] = case(
+        (tlp.in_([Tlp.CLEAR.value, Tlp.GREEN.value, Tlp.RED.value]), cast(tlp, SqlString)),
+        else_=literal("amber"),
+    )
+    contributor: ColumnElement[str] = case(
+        (
+            tlp.in_([Tlp.AMBER.value, Tlp.AMBER_STRICT.value]),
+            cast(Incident.contributor_id, SqlString),
+        ),
+        else_=literal(""),
+    )
+    cleared: ColumnElement[bool] = Incident.cleared_for_statistics.expression
+    return audience, contributor, cleared
+
+
+def _incident_filters(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.year_from:
+        conditions.append(Incident.occurred_start >= date(filters.year_from, 1, 1))
+    if filters.year_to:
+        conditions.append(Incident.occurred_start < date(filters.year_to + 1, 1, 1))
+    if filters.hosts is not None:
+        conditions.append(Incident.host_state.in_(sorted(filters.hosts)))
+    return conditions
+
+
+@dataclass(slots=True)
+class _Counts:
+    places: Counter[tuple[str, ...]]
+    traits: Counter[tuple[str, ...]]
+    tactics: Counter[tuple[str, ...]]
+    methods: Counter[tuple[str, ...]]
+    profiles: Counter[tuple[str, ...]]
+
+
+def _year(column: Any) -> Any:
+    return func.extract("year", column)
+
+
+def count(session: Session, reader: Reader, filters: Filters) -> _Counts:
+    """Every count the figures need, for the incidents the reader may count."""
+    places, traits = cubes.PlaceCount, cubes.TraitCount
+    tactics, methods, profiles = cubes.TacticCount, cubes.MethodCount, cubes.ProfileCount
+    counts = _Counts(
+        places=_read(session, reader, places, (places.year, places.origin, places.host), filters),
+        traits=_read(session, reader, traits, (traits.involvement, traits.accusation), filters),
+        tactics=_read(session, reader, tactics, (tactics.tactic, tactics.year), filters),
+        methods=_read(session, reader, methods, (methods.method,), filters),
+        profiles=_read(session, reader, profiles, (profiles.profile,), filters),
+    )
+    _correct(session, reader, filters, counts)
+    return counts
+
+
+def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts) -> None:
+    """Count the incidents the gate decides one by one: add those it counts that the plain rule
+    does not, take away those the plain rule counts that it does not."""
+    audience, contributor, cleared = _incident_scope()
+    plain = counted_plainly(reader, audience, contributor, cleared)
+    exact = counted(reader)
+    query = select(
+        Incident.id,
+        _year(Incident.occurred_start),
+        Incident.origin_state,
+        Incident.host_state,
+        Incident.host_involvement,
+        Incident.accusation,
+        case((plain, 1), else_=0),
+        case((exact, 1), else_=0),
+    ).where(Incident.id.in_(counted_otherwise()), *_incident_filters(filters))
+    deltas: dict[str, tuple[int, str]] = {}
+    for row in session.execute(query):
+        incident_id, year, origin, host, involvement, accusation, by_rule, by_gate = row
+        delta = int(by_gate) - int(by_rule)
+        if not delta:
+            continue
+        year_code = str(int(year))
+        deltas[incident_id] = (delta, year_code)
+        counts.places[(year_code, origin, host or NOT_RECORDED)] += delta
+        counts.traits[(involvement.value, accusation.value if accusation else NOT_RECORDED)] += (
+            delta
+        )
+    if not deltas:
+        return
+    ids = sorted(deltas)
+    for incident_id, tactic in session.execute(
+        select(IncidentTactic.incident_id, IncidentTactic.tactic).where(
+            IncidentTactic.incident_id.in_(ids)
+        )
+    ):
+        delta, year_code = deltas[incident_id]
+        counts.tactics[(tactic, year_code)] += delta
+    method_rows = session.execute(
+        select(IncidentTactic.incident_id, cubes.TacticMethod.method)
+        .join(cubes.TacticMethod, cubes.TacticMethod.tactic == IncidentTactic.tactic)
+        .where(IncidentTactic.incident_id.in_(ids))
+        .distinct()
+    )
+    for incident_id, method in method_rows:
+        counts.methods[(method,)] += deltas[incident_id][0]
+    target_rows = session.execute(
+        select(IncidentPerson.incident_id, Person.profile)
+        .join(Person, Person.id == IncidentPerson.person_id)
+        .where(IncidentPerson.incident_id.in_(ids), IncidentPerson.role == TARGET)
+    )
+    for incident_id, profile in target_rows:
+        counts.profiles[(profile or NOT_RECORDED,)] += deltas[incident_id][0]
+
+
+# -- the figures ---------------------------------------------------------------------------------
+
+
+def _margin(counts: Mapping[tuple[str, ...], int], *positions: int) -> Counter[tuple[str, ...]]:
+    totals: Counter[tuple[str, ...]] = Counter()
+    for key, n in counts.items():
+        totals[tuple(key[p] for p in positions)] += n
+    return totals
+
+
+def tables_from(counts: _Counts) -> dict[str, Counter[tuple[str, ...]]]:
+    """The raw counts of every table, by table name."""
+    return {
+        "year": _margin(counts.places, 0),
+        "origin": _margin(counts.places, 1),
+        "host": _margin(counts.places, 2),
+        "origin_host": _margin(counts.places, 1, 2),
+        "tactic": _margin(counts.tactics, 0),
+        "method": _margin(counts.methods, 0),
+        "tactic_year": _margin(counts.tactics, 0, 1),
+        "profile": _margin(counts.profiles, 0),
+        "involvement": _margin(counts.traits, 0),
+        "accusation": _margin(counts.traits, 1),
+    }
+
+
+def concentration(origins: Mapping[tuple[str, ...], int], total: int, n: int) -> Concentration:
+    ranked = sorted(((key[0], c) for key, c in origins.items() if c), key=lambda i: (-i[1], i[0]))
+    top = tuple(ranked[:n])
+    tied = len(ranked) > n > 0 and ranked[n][1] == ranked[n - 1][1]
+    return Concentration(n, top, sum(c for _, c in top), total, tied)
+
+
+def figures(
+    session: Session,
+    reader: Reader,
+    filters: Filters,
+    *,
+    top_n: int = TOP_N,
+    language: str = "en",
+    now: datetime | None = None,
+) -> Figures:
+    """Every figure of the dashboard for this reader."""
+    raw = tables_from(count(session, reader, filters))
+    total = sum(raw["year"].values())
+    tables = {
+        name: make_table(
+            name,
+            counts,
+            total=sum(counts.values()) if name in ADDITIVE else None,
+            language=language,
+        )
+        for name, counts in raw.items()
+    }
+    return Figures(
+        filters=filters,
+        total=total,
+        tables=tables,
+        concentration=concentration(raw["origin"], total, top_n),
+        response=response(session, reader, filters, now=now),
+    )
+
+
+# -- response times -----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    """The nearest-rank percentile: the smallest value with at least p% of values at or below."""
+    if not values:
+        return None
+    ordered_values = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered_values)))
+    return ordered_values[rank - 1]
+
+
+def response(
+    session: Session, reader: Reader, filters: Filters, *, now: datetime | None = None
+) -> tuple[Response, ...]:
+    """Per member state of the receiving organisation: referrals of cases whose incident the
+    reader may count, how fast they were acknowledged and acted on, and how many were late."""
+    now = now or datetime.now(UTC)
+    # The gate's own look-ups into referrals and reports must not correlate with these.
+    referral, report = aliased(Referral), aliased(Report)
+    query = (
+        select(
+            Contributor.member_state,
+            referral.sent_at,
+            referral.due_at,
+            referral.acknowledged_at,
+            referral.action_at,
+        )
+        .join(report, report.id == referral.report_id)
+        .join(Incident, Incident.id == report.incident_id)
+        .join(Contributor, Contributor.id == referral.to_organisation)
+        .where(counted(reader), *_incident_filters(filters))
+    )
+    by_state: dict[str, list[Any]] = defaultdict(list)
+    for row in session.execute(query):
+        by_state[row.member_state or NOT_RECORDED].append(row)
+    answers = []
+    for state, rows in sorted(by_state.items()):
+        acks = [
+            (r.acknowledged_at - r.sent_at).total_seconds() / 3600
+            for r in rows
+            if r.acknowledged_at
+        ]
+        actions = [(r.action_at - r.sent_at).total_seconds() / 86400 for r in rows if r.action_at]
+        overdue = sum(1 for r in rows if (r.acknowledged_at or now) > r.due_at)
+        answers.append(
+            Response(
+                member_state=state,
+                referrals=len(rows),
+                acknowledged=len(acks),
+                ack_median_hours=statistics.median(acks) if acks else None,
+                ack_p90_hours=percentile(acks, 90),
+                actions=len(actions),
+                action_median_days=statistics.median(actions) if actions else None,
+                action_p90_days=percentile(actions, 90),
+                overdue=overdue,
+            )
+        )
+    return tuple(sorted(answers, key=lambda r: (-r.referrals, r.member_state)))

@@ -1,0 +1,255 @@
+"""Insight pages: the analysts' dashboard behind sign-in, and open statistics for everyone.
+
+Charts are SVG drawn on the server and shown as images, each beside its data table and a CSV
+download, so the pages need no script. The dashboard counts what the policy gate lets the
+signed-in reader count; the open pages and ``/api/v1/open/...`` publish only the protected open
+tables (:mod:`haven.insight.open`).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from haven.access.policy import Reader
+from haven.domain.countries import REGION_NAMES, country_name
+from haven.errors import Forbidden, NotFound, ValidationFailed
+from haven.insight.charts import chart_svg
+from haven.insight.figures import Figures, Filters, figures
+from haven.insight.open import OPEN_TABLES, OpenFigures, methods, open_figures
+from haven.insight.tables import Table
+from haven.runtime import Runtime
+from haven.web.deps import ReaderDep, ReadSessionDep, SessionDep
+from haven.web.pages import RuntimeDep, VisitorDep, page
+
+router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1/open", tags=["open statistics"])
+insight_api = APIRouter(prefix="/api/v1/insight", tags=["insight"])
+
+CHART_CACHE = 256
+
+
+@lru_cache(maxsize=CHART_CACHE)
+def _chart(
+    title: str,
+    dimensions: tuple[str, ...],
+    rows: tuple[tuple[tuple[str, ...], int], ...],
+    labels: tuple[tuple[str, str], ...],
+    measure: str,
+) -> str:
+    table = Table("chart", title, dimensions, rows, measure=measure, labels=dict(labels))
+    return chart_svg(table)
+
+
+def chart_uri(table: Table) -> str:
+    """The table's chart as a data: URI for an image. A chart is drawn once per distinct table
+    content, so an unchanged figure costs nothing to show again."""
+    labels = tuple(sorted(table.labels.items()))
+    svg = _chart(table.title, table.dimensions, table.rows, labels, table.measure)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def chart_description(table: Table) -> str:
+    if table.is_empty:
+        return f"{table.title}: no data"
+    top = ", ".join(
+        f"{' / '.join(table.label(code) for code in key)} {count}" for key, count in table.rows[:3]
+    )
+    return f"Chart of {table.title.lower()}; largest: {top}. The table below holds every figure."
+
+
+def csv_response(table: Table, filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(table.csv_rows())
+    if table.total is not None:
+        writer.writerow(["total", *([""] * (2 * len(table.dimensions) - 1)), str(table.total)])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _filters(year_from: str, year_to: str, region: str) -> Filters:
+    def year(value: str, name: str) -> int | None:
+        value = value.strip()
+        if not value:
+            return None
+        if not value.isdigit():
+            raise ValidationFailed(f"{name} must be a year such as 2024")
+        return int(value)
+
+    return Filters(
+        year_from=year(year_from, "from"),
+        year_to=year(year_to, "to"),
+        region=region or None,
+    )
+
+
+FromQuery = Annotated[str, Query(alias="from", max_length=4)]
+ToQuery = Annotated[str, Query(alias="to", max_length=4)]
+RegionQuery = Annotated[str, Query(max_length=20)]
+
+
+def _dashboard(session: Any, reader: Reader, runtime: Runtime, filters: Filters) -> Figures:
+    if not reader.reads_records:
+        raise Forbidden("your role does not read figures")
+    return figures(session, reader, filters, top_n=runtime.settings.top_states)
+
+
+# -- the analysts' dashboard --------------------------------------------------------------------
+
+
+@router.get("/insight", response_class=HTMLResponse)
+def dashboard(
+    request: Request,
+    *,
+    visitor: VisitorDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    year_from: FromQuery = "",
+    year_to: ToQuery = "",
+    region: RegionQuery = "",
+) -> HTMLResponse:
+    error = ""
+    try:
+        filters = _filters(year_from, year_to, region)
+    except ValidationFailed as exc:
+        error, filters = str(exc), Filters()
+    result = None
+    if visitor.reader.reads_records:
+        result = _dashboard(session, visitor.reader, runtime, filters)
+    query = request.url.query
+    return page(
+        request,
+        "insight.html",
+        status=400 if error else 200,
+        visitor=visitor,
+        figures=result,
+        error=error,
+        regions=REGION_NAMES,
+        form={"from": year_from, "to": year_to, "region": region},
+        query=f"?{query}" if query else "",
+        chart=chart_uri,
+        describe=chart_description,
+        country=country_name,
+    )
+
+
+@router.get("/insight/{name}.csv")
+def dashboard_csv(
+    name: str,
+    *,
+    visitor: VisitorDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    year_from: FromQuery = "",
+    year_to: ToQuery = "",
+    region: RegionQuery = "",
+) -> Response:
+    result = _dashboard(session, visitor.reader, runtime, _filters(year_from, year_to, region))
+    table = result.tables.get(name)
+    if table is None:
+        raise NotFound(f"no figure called {name!r}")
+    return csv_response(table, f"haven-{name}.csv")
+
+
+@insight_api.get("/figures")
+def figures_json(
+    *,
+    reader: ReaderDep,
+    session: ReadSessionDep,
+    runtime: RuntimeDep,
+    year_from: FromQuery = "",
+    year_to: ToQuery = "",
+    region: RegionQuery = "",
+) -> JSONResponse:
+    """Every figure of the dashboard for the token's reader (aggregates only)."""
+    if reader.is_public:
+        raise Forbidden("sign in with an API token; open statistics are at /api/v1/open/figures")
+    result = _dashboard(session, reader, runtime, _filters(year_from, year_to, region))
+    top = result.concentration
+    return JSONResponse(
+        {
+            "filters": result.filters.describe(),
+            "total": result.total,
+            "concentration": {
+                "n": top.n,
+                "states": [{"origin": s, "count": c} for s, c in top.states],
+                "incidents": top.incidents,
+                "share": top.share,
+                "tied": top.tied,
+            },
+            "tables": {name: table.as_dict() for name, table in result.tables.items()},
+            "response": [
+                {**vars_of(answer), "overdue_share": answer.overdue_share}
+                for answer in result.response
+            ],
+        }
+    )
+
+
+def vars_of(value: object) -> dict[str, object]:
+    return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
+
+
+# -- open statistics ------------------------------------------------------------------------------
+
+
+def _open(session: Any, runtime: Runtime) -> OpenFigures:
+    settings = runtime.settings
+    return open_figures(
+        session,
+        threshold=settings.open_threshold,
+        rounding=settings.open_rounding,
+        top_n=settings.top_states,
+    )
+
+
+def _open_table(result: OpenFigures, name: str) -> Table:
+    if name not in OPEN_TABLES:
+        raise NotFound(f"no open table called {name!r}; the tables are {', '.join(OPEN_TABLES)}")
+    return result.tables[name]
+
+
+@router.get("/open", response_class=HTMLResponse)
+def open_page(request: Request, session: ReadSessionDep, runtime: RuntimeDep) -> HTMLResponse:
+    result = _open(session, runtime)
+    return page(
+        request,
+        "open.html",
+        visitor=None,
+        figures=result,
+        order=OPEN_TABLES,
+        methods=methods(result.threshold, result.rounding),
+        chart=chart_uri,
+        describe=chart_description,
+    )
+
+
+@router.get("/open/{name}.csv")
+def open_csv(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> Response:
+    return csv_response(_open_table(_open(session, runtime), name), f"haven-open-{name}.csv")
+
+
+@api.get("/figures")
+def open_json(session: ReadSessionDep, runtime: RuntimeDep) -> JSONResponse:
+    """Every open table, protected, with the rules that protect them."""
+    return JSONResponse(_open(session, runtime).as_dict())
+
+
+@api.get("/tables/{name}.json")
+def open_table_json(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(_open_table(_open(session, runtime), name).as_dict())
+
+
+@api.get("/tables/{name}.csv")
+def open_table_csv(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> Response:
+    return csv_response(_open_table(_open(session, runtime), name), f"haven-open-{name}.csv")
