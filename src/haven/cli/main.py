@@ -19,6 +19,7 @@ from haven.audit.chain import Change, append, verify
 from haven.audit.records import check_records
 from haven.cli.access import groups_app, orgs_app, tokens_app, users_app
 from haven.cli.imports import import_file
+from haven.cli.stats import report, stats
 from haven.cli.worker import embedded_worker, worker
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
@@ -51,6 +52,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(groups_app, name="groups")
 app.command("import")(import_file)
+app.command("stats")(stats)
+app.command("report")(report)
 app.command("worker")(worker)
 
 out = Console(soft_wrap=True)

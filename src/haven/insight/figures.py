@@ -178,7 +178,8 @@ def make_table(
         name=name,
         title=title,
         dimensions=dimensions,
-        rows=ordered(counts),
+        # Years read in order; every other table largest first.
+        rows=tuple(sorted(ordered(counts))) if dimensions == ("year",) else ordered(counts),
         measure=measure,
         total=total,
         note=NOTES.get(name, ""),
