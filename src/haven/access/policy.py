@@ -250,20 +250,42 @@ def counted_plainly(
     return or_(audience.in_([Tlp.CLEAR.value, Tlp.GREEN.value]), own)
 
 
-def counted_otherwise() -> CompoundSelect[tuple[str]]:
-    """The incidents whose counting may depend on more than label, contributor and clearance:
-    shared with groups, named recipients, reported (and so perhaps referred or urgent), or about
-    a person who made a consent statement. Statistics count these one by one through the gate."""
+def counted_otherwise(reader: Reader) -> CompoundSelect[tuple[str]]:
+    """The incidents whose counting for this reader may depend on more than label, contributor
+    and clearance: about a person who made a consent statement, or (for a reader in an
+    organisation) shared with one of the reader's groups, naming the reader as a recipient, or
+    reported and referred to the reader's organisation (or urgent, for an authority).
+    Statistics count these one by one through the gate; every other incident is decided by
+    :func:`counted_plainly`."""
     links = table_of(IncidentPerson)
-    return union(
-        select(RecordShare.record_id).where(RecordShare.entity == "incidents"),
-        select(RecordRecipient.record_id).where(RecordRecipient.entity == "incidents"),
-        select(Report.incident_id).where(Report.incident_id.is_not(None)),
-        select(links.c.incident_id).where(
-            links.c.role.in_(CONSENTING_ROLES),
-            select(literal(1)).where(Consent.person_id == links.c.person_id).exists(),
-        ),
+    stated = select(links.c.incident_id).where(
+        links.c.role.in_(CONSENTING_ROLES),
+        select(literal(1)).where(Consent.person_id == links.c.person_id).exists(),
     )
+    parts = [stated]
+    if not reader.is_public:
+        if reader.groups:
+            parts.append(
+                select(RecordShare.record_id).where(
+                    RecordShare.entity == "incidents",
+                    RecordShare.group_id.in_(sorted(reader.groups)),
+                )
+            )
+        if reader.user_id:
+            parts.append(
+                select(RecordRecipient.record_id).where(
+                    RecordRecipient.entity == "incidents",
+                    RecordRecipient.user_id == reader.user_id,
+                )
+            )
+        parts.append(
+            select(Report.incident_id)
+            .join(Referral, Referral.report_id == Report.id)
+            .where(Referral.to_organisation == reader.organisation_id)
+        )
+        if reader.organisation_kind is ContributorKind.AUTHORITY and reader.member_state:
+            parts.append(select(Report.incident_id).where(Report.urgent.is_(True)))
+    return union(*parts)
 
 
 def visible_ids(

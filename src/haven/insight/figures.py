@@ -289,7 +289,7 @@ def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts
         Incident.accusation,
         case((plain, 1), else_=0),
         case((exact, 1), else_=0),
-    ).where(Incident.id.in_(counted_otherwise()), *_incident_filters(filters))
+    ).where(Incident.id.in_(counted_otherwise(reader)), *_incident_filters(filters))
     deltas: dict[str, tuple[int, str]] = {}
     for row in session.execute(query):
         incident_id, year, origin, host, involvement, accusation, by_rule, by_gate = row
