@@ -15,3 +15,4 @@ bench:
 	.venv/bin/python bench/policy_list.py
 	.venv/bin/python bench/reports_api.py
 	.venv/bin/python bench/notify_latency.py
+	.venv/bin/python bench/insight_dashboard.py

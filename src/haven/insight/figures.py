@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, cast, func, literal, select
+from sqlalchemy import ColumnElement, case, cast, func, literal, select, union
 from sqlalchemy import String as SqlString
 from sqlalchemy.orm import Session, aliased
 
-from haven.access.policy import Reader, counted, counted_otherwise, counted_plainly
+from haven.access.policy import (
+    Reader,
+    consent_blocked,
+    counted,
+    counted_in_bulk,
+    counted_otherwise,
+    counted_plainly,
+)
 from haven.casework.models import Referral
 from haven.domain.countries import REGION_NAMES, country_name, region_states
 from haven.domain.enums import Tlp
@@ -240,7 +247,7 @@ def _incident_filters(filters: Filters) -> list[ColumnElement[bool]]:
     if filters.year_from:
         conditions.append(Incident.occurred_start >= date(filters.year_from, 1, 1))
     if filters.year_to:
-        conditions.append(Incident.occurred_start < date(filters.year_to + 1, 1, 1))
+        conditions.append(Incident.occurred_start <= date(filters.year_to, 12, 31))
     if filters.hosts is not None:
         conditions.append(Incident.host_state.in_(sorted(filters.hosts)))
     return conditions
@@ -248,8 +255,8 @@ def _incident_filters(filters: Filters) -> list[ColumnElement[bool]]:
 
 @dataclass(slots=True)
 class _Counts:
-    places: Counter[tuple[str, ...]]
-    traits: Counter[tuple[str, ...]]
+    places: Counter[tuple[str, ...]]  # origin, host
+    traits: Counter[tuple[str, ...]]  # year, involvement, accusation
     tactics: Counter[tuple[str, ...]]
     methods: Counter[tuple[str, ...]]
     profiles: Counter[tuple[str, ...]]
@@ -264,8 +271,10 @@ def count(session: Session, reader: Reader, filters: Filters) -> _Counts:
     places, traits = cubes.PlaceCount, cubes.TraitCount
     tactics, methods, profiles = cubes.TacticCount, cubes.MethodCount, cubes.ProfileCount
     counts = _Counts(
-        places=_read(session, reader, places, (places.year, places.origin, places.host), filters),
-        traits=_read(session, reader, traits, (traits.involvement, traits.accusation), filters),
+        places=_read(session, reader, places, (places.origin, places.host), filters),
+        traits=_read(
+            session, reader, traits, (traits.year, traits.involvement, traits.accusation), filters
+        ),
         tactics=_read(session, reader, tactics, (tactics.tactic, tactics.year), filters),
         methods=_read(session, reader, methods, (methods.method,), filters),
         profiles=_read(session, reader, profiles, (profiles.profile,), filters),
@@ -274,42 +283,55 @@ def count(session: Session, reader: Reader, filters: Filters) -> _Counts:
     return counts
 
 
+CHUNK = 2000
+
+
 def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts) -> None:
-    """Count the incidents the gate decides one by one: add those it counts that the plain rule
-    does not, take away those the plain rule counts that it does not."""
+    """Count the incidents the gate may decide otherwise than the plain rule (those of
+    :func:`counted_otherwise` and :func:`consent_blocked`) through the gate in set form
+    (:func:`counted_in_bulk`): add what the gate counts and the plain rule does not; take away
+    what the plain rule counts and the gate does not."""
     audience, contributor, cleared = _incident_scope()
     plain = counted_plainly(reader, audience, contributor, cleared)
-    exact = counted(reader)
-    query = select(
+    dimensions = (
         Incident.id,
         _year(Incident.occurred_start),
         Incident.origin_state,
         Incident.host_state,
         Incident.host_involvement,
         Incident.accusation,
-        case((plain, 1), else_=0),
-        case((exact, 1), else_=0),
-    ).where(Incident.id.in_(counted_otherwise(reader)), *_incident_filters(filters))
+    )
+    candidates = union(consent_blocked(reader), *counted_otherwise(reader))
+    by_gate = case((counted_in_bulk(reader), 1), else_=0)
+    by_rule = case((plain, 1), else_=0)
+    query = select(*dimensions, by_gate - by_rule).where(
+        Incident.id.in_(candidates), *_incident_filters(filters)
+    )
     deltas: dict[str, tuple[int, str]] = {}
     for row in session.execute(query):
-        incident_id, year, origin, host, involvement, accusation, by_rule, by_gate = row
-        delta = int(by_gate) - int(by_rule)
-        if not delta:
-            continue
-        year_code = str(int(year))
-        deltas[incident_id] = (delta, year_code)
-        counts.places[(year_code, origin, host or NOT_RECORDED)] += delta
-        counts.traits[(involvement.value, accusation.value if accusation else NOT_RECORDED)] += (
-            delta
-        )
-    if not deltas:
-        return
+        incident_id, year, origin, host, involvement, accusation, delta = row
+        if delta:
+            year_code = str(int(year))
+            deltas[incident_id] = (int(delta), year_code)
+            counts.places[(origin, host or NOT_RECORDED)] += delta
+            accused = accusation.value if accusation else NOT_RECORDED
+            trait = (year_code, involvement.value, accused)
+            counts.traits[trait] += delta
     ids = sorted(deltas)
-    for incident_id, tactic in session.execute(
+    for start in range(0, len(ids), CHUNK):
+        _correct_children(session, ids[start : start + CHUNK], deltas, counts)
+
+
+def _correct_children(
+    session: Session, ids: list[str], deltas: Mapping[str, tuple[int, str]], counts: _Counts
+) -> None:
+    """The tactics, methods and target profiles of incidents counted differently."""
+    tactic_rows = session.execute(
         select(IncidentTactic.incident_id, IncidentTactic.tactic).where(
             IncidentTactic.incident_id.in_(ids)
         )
-    ):
+    )
+    for incident_id, tactic in tactic_rows:
         delta, year_code = deltas[incident_id]
         counts.tactics[(tactic, year_code)] += delta
     method_rows = session.execute(
@@ -342,16 +364,16 @@ def _margin(counts: Mapping[tuple[str, ...], int], *positions: int) -> Counter[t
 def tables_from(counts: _Counts) -> dict[str, Counter[tuple[str, ...]]]:
     """The raw counts of every table, by table name."""
     return {
-        "year": _margin(counts.places, 0),
-        "origin": _margin(counts.places, 1),
-        "host": _margin(counts.places, 2),
-        "origin_host": _margin(counts.places, 1, 2),
+        "year": _margin(counts.traits, 0),
+        "origin": _margin(counts.places, 0),
+        "host": _margin(counts.places, 1),
+        "origin_host": counts.places,
         "tactic": _margin(counts.tactics, 0),
         "method": _margin(counts.methods, 0),
         "tactic_year": _margin(counts.tactics, 0, 1),
         "profile": _margin(counts.profiles, 0),
-        "involvement": _margin(counts.traits, 0),
-        "accusation": _margin(counts.traits, 1),
+        "involvement": _margin(counts.traits, 1),
+        "accusation": _margin(counts.traits, 2),
     }
 
 

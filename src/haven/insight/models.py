@@ -9,15 +9,24 @@ registry row, so a count is never behind the records it counts.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Boolean, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from haven.db.base import Base
 
 
 class _Scope:
     """Who may count a row: the label's audience, the contributor (for labels that keep a record
-    inside its organisation) and whether the contributor cleared it for open statistics."""
+    inside its organisation) and whether the contributor cleared it for open statistics.
+
+    On SQLite the tables are kept in key order (``WITHOUT ROWID``), so a reader's part of a
+    table is one range of it."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> dict[str, Any]:
+        return {"sqlite_with_rowid": False}
 
     audience: Mapped[str] = mapped_column(String(5), primary_key=True)
     contributor: Mapped[str] = mapped_column(String(36), primary_key=True)

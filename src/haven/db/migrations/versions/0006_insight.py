@@ -50,6 +50,7 @@ def upgrade() -> None:
             *(sa.Column(name, sa.String(length=size), nullable=False) for name, size in dimensions),
             sa.Column("n", sa.Integer(), nullable=False),
             sa.PrimaryKeyConstraint(*key, name=op.f(f"pk_{table}")),
+            sqlite_with_rowid=False,
         )
     op.create_table(
         "stats_tactic_methods",
