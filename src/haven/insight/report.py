@@ -157,19 +157,31 @@ def _report_table(table: Table, scope: str) -> ReportTable:
 def open_response(session: Session, *, threshold: int) -> tuple[tuple[Response, ...], str]:
     """Response times for open statistics, and the sentence that goes with them: referrals of
     incidents open statistics count, over the whole period, for member states with at least
-    ``threshold`` referrals only. Their numbers are not rounded, so that the share overdue stays
-    exact; they count referrals to authorities, not people, and no table is built from them."""
+    ``threshold`` referrals only, and only where the share overdue gives away no count below
+    it (the overdue and the timely referrals are each none or at least ``threshold``)."""
+
+    def safe(count: int) -> bool:
+        return count == 0 or count >= threshold
+
     answers = response(session, Reader.public("open"), Filters())
-    shown = tuple(answer for answer in answers if answer.referrals >= threshold)
+    shown = tuple(
+        answer
+        for answer in answers
+        if answer.referrals >= threshold
+        and safe(answer.overdue)
+        and safe(answer.referrals - answer.overdue)
+    )
     if shown:
         note = (
             f"All years. Only member states with at least {threshold} referrals of incidents "
-            "counted in open statistics are shown."
+            "counted in open statistics are shown, and only where the share overdue reveals no "
+            f"count below {threshold}."
         )
     elif answers:
         note = (
             f"Response times are withheld: no member state has at least {threshold} referrals "
-            "of incidents counted in open statistics."
+            "of incidents counted in open statistics, with overdue and timely ones each none or "
+            f"at least {threshold}."
         )
     else:
         note = NO_REFERRALS
