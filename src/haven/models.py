@@ -14,6 +14,7 @@ from haven.audit.models import AuditEntry, AuditHead
 from haven.casework.models import CaseEvent, CaseLink, CaseNote, Referral
 from haven.db.meta import Meta
 from haven.insight.models import (
+    HostRegion,
     MethodCount,
     PlaceCount,
     ProfileCount,
@@ -50,6 +51,7 @@ __all__ = [
     "Contributor",
     "Evidence",
     "EvidenceFile",
+    "HostRegion",
     "IdempotencyKey",
     "ImportedRow",
     "InboxItem",

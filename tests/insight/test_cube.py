@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from haven.domain.enums import PersonRole
 from haven.insight import cube
-from haven.insight.models import MethodCount, PlaceCount, TacticCount
+from haven.insight.models import MethodCount, PlaceCount, TacticCount, TraitCount
 from haven.registry import models
 from haven.registry.schemas import IncidentIn, PersonIn, parse
 from haven.registry.writer import RegistryWriter
@@ -167,3 +167,25 @@ def test_rebuild_recounts_from_the_records(writer: RegistryWriter, session: Sess
     cube.rebuild(session.connection())
     _in_step(session)
     assert _counts(session, TacticCount, TacticCount.tactic) == before
+
+
+def test_region_keys_place_eu_member_states_in_their_m49_region_too() -> None:
+    assert cube.region_of("CY") == "asia+eu"
+    assert cube.region_of("DE") == "europe+eu"
+    assert cube.region_of("NO") == "europe"
+    assert cube.region_of("") == ""
+    assert "asia+eu" in cube.region_keys("eu")
+    assert cube.region_keys("europe") == ["europe", "europe+eu"]
+
+
+def test_counts_by_region_follow_the_host_state(writer: RegistryWriter, session: Session) -> None:
+    incident = writer.add_incident(_incident(host_state="cy"))
+    writer.flush()
+    rows = session.execute(select(TraitCount.region, TraitCount.n)).all()
+    assert [(row.region, row.n) for row in rows] == [("asia+eu", 1)]
+    session.execute(
+        update(models.Incident).where(models.Incident.id == incident).values(host_state="NO")
+    )
+    rows = session.execute(select(TraitCount.region, TraitCount.n).where(TraitCount.n != 0)).all()
+    assert [(row.region, row.n) for row in rows] == [("europe", 1)]
+    _in_step(session)

@@ -77,6 +77,9 @@ REGION_NAMES: dict[str, str] = {
 }
 
 
+M49_REGIONS = ("africa", "americas", "asia", "europe", "oceania")
+
+
 @cache
 def region_states(region: str) -> frozenset[str]:
     """The states of a region (see :data:`REGION_NAMES`)."""

@@ -11,8 +11,9 @@ Each count is keyed by:
   contributing organisation alone unless shared) or ``red``;
 - ``contributor``: the contributing organisation for ``amber``, empty otherwise;
 - ``cleared``: whether the contributor cleared the record for open statistics;
-- ``year`` (of the start of the incident) and ``host`` (the state where it happened, empty when
-  not recorded), which the filters use;
+- ``year`` (of the start of the incident), which the period filter uses;
+- where it happened: the host state in ``stats_places``, and in the other tables its region key
+  (:func:`region_of`), which the region filter uses and which keeps them small;
 - the dimension counted.
 
 Triggers run before the row changes, so that a tactic counts towards its PACE method only when the
@@ -26,24 +27,53 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from haven.domain.countries import EU_MEMBER_STATES, M49_REGIONS, region_states
 from haven.domain.taxonomy import load_taxonomy
 
-SCOPE = ("audience", "contributor", "cleared", "year", "host")
+SCOPE = ("audience", "contributor", "cleared", "year")
 TARGET = "target"
 
 
 @dataclass(frozen=True, slots=True)
 class Cube:
+    """A count table: the scope, where it happened (``host``, the state, or ``region``, see
+    :func:`region_of`), and the dimensions counted."""
+
     table: str
+    place: str
     dimensions: tuple[str, ...]
 
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (*SCOPE, self.place, *self.dimensions)
 
-PLACES = Cube("stats_places", ("origin",))
-TRAITS = Cube("stats_traits", ("involvement", "accusation"))
-TACTICS = Cube("stats_tactics", ("tactic",))
-METHODS = Cube("stats_methods", ("method",))
-PROFILES = Cube("stats_profiles", ("profile",))
+
+PLACES = Cube("stats_places", "host", ("origin",))
+TRAITS = Cube("stats_traits", "region", ("involvement", "accusation"))
+TACTICS = Cube("stats_tactics", "region", ("tactic",))
+METHODS = Cube("stats_methods", "region", ("method",))
+PROFILES = Cube("stats_profiles", "region", ("profile",))
 CUBES = (PLACES, TRAITS, TACTICS, METHODS, PROFILES)
+EU = "+eu"
+
+
+def region_of(host: str) -> str:
+    """The region key of a host state: its UN M49 region, with ``+eu`` for an EU member state
+    (so Cyprus is ``asia+eu``); empty when no host state is recorded."""
+    if not host:
+        return ""
+    for region in M49_REGIONS:
+        if host in region_states(region):
+            return region + (EU if host in EU_MEMBER_STATES else "")
+    return ""
+
+
+def region_keys(region: str) -> list[str]:
+    """The region keys a filter by region (see ``REGION_NAMES``) selects."""
+    if region == "eu":
+        return [name + EU for name in M49_REGIONS]
+    region_states(region)
+    return [region, region + EU]
 
 
 class _Sql:
@@ -57,25 +87,36 @@ class _Sql:
             return f"CAST(EXTRACT(YEAR FROM {row}.occurred_start) AS INTEGER)"
         return f"CAST(substr({row}.occurred_start, 1, 4) AS INTEGER)"
 
-    def scope(self, row: str) -> str:
-        """The key columns of an incident row (a trigger's NEW or OLD, or a table alias)."""
+    def scope(self, row: str, cube: Cube) -> str:
+        """The key columns of an incident row (a trigger's NEW or OLD, or a table alias), named
+        as the count table names them."""
+        if cube.place == "host":
+            place = f"COALESCE({row}.host_state, '')"
+        else:
+            place = (
+                "COALESCE((SELECT hr.region FROM stats_host_regions hr "
+                f"WHERE hr.host = {row}.host_state), '')"
+            )
         return ", ".join(
             (
-                f"CASE WHEN {row}.tlp IN ('clear', 'green', 'red') THEN {row}.tlp ELSE 'amber' END",
+                f"CASE WHEN {row}.tlp IN ('clear', 'green', 'red') THEN {row}.tlp "
+                "ELSE 'amber' END AS audience",
                 f"CASE WHEN {row}.tlp IN ('amber', 'amber+strict') "
-                f"THEN CAST({row}.contributor_id AS TEXT) ELSE '' END",
-                f"{row}.cleared_for_statistics",
-                self.year(row),
-                f"COALESCE({row}.host_state, '')",
+                f"THEN CAST({row}.contributor_id AS TEXT) ELSE '' END AS contributor",
+                f"{row}.cleared_for_statistics AS cleared",
+                f"{self.year(row)} AS year",
+                f"{place} AS {cube.place}",
             )
         )
 
     @staticmethod
     def bump(cube: Cube, select: str) -> str:
-        """Add the selected (key..., n) rows to a count table."""
-        columns = ", ".join((*SCOPE, *cube.dimensions))
+        """Add the rows of ``select`` (the key columns by name, and ``n``) to a count table,
+        summed by key first so that no key is written twice in one statement."""
+        columns = ", ".join(cube.key)
         return (
-            f"INSERT INTO {cube.table} ({columns}, n) {select} "
+            f"INSERT INTO {cube.table} ({columns}, n) "
+            f"SELECT {columns}, SUM(n) FROM ({select}) x GROUP BY {columns} "
             f"ON CONFLICT ({columns}) DO UPDATE SET n = {cube.table}.n + excluded.n"
         )
 
@@ -83,34 +124,36 @@ class _Sql:
 
     def incident(self, row: str, sign: int, *, children: bool) -> list[str]:
         """Statements adding ``sign`` times an incident's counts, given as a row reference."""
-        key = self.scope(row)
         statements = [
-            self.bump(PLACES, f"SELECT {key}, {row}.origin_state, {sign} WHERE 1 = 1"),
+            self.bump(
+                PLACES,
+                f"SELECT {self.scope(row, PLACES)}, {row}.origin_state AS origin, {sign} AS n",
+            ),
             self.bump(
                 TRAITS,
-                f"SELECT {key}, {row}.host_involvement, COALESCE({row}.accusation, ''), {sign} "
-                "WHERE 1 = 1",
+                f"SELECT {self.scope(row, TRAITS)}, {row}.host_involvement AS involvement, "
+                f"COALESCE({row}.accusation, '') AS accusation, {sign} AS n",
             ),
         ]
         if children:
             statements += [
                 self.bump(
                     TACTICS,
-                    f"SELECT {key}, t.tactic, {sign} FROM incident_tactics t "
-                    f"WHERE t.incident_id = {row}.id",
+                    f"SELECT {self.scope(row, TACTICS)}, t.tactic AS tactic, {sign} AS n "
+                    f"FROM incident_tactics t WHERE t.incident_id = {row}.id",
                 ),
                 self.bump(
                     METHODS,
-                    f"SELECT {key}, m.method, {sign} FROM (SELECT DISTINCT tm.method AS method "
-                    "FROM incident_tactics t JOIN stats_tactic_methods tm ON tm.tactic = t.tactic "
-                    f"WHERE t.incident_id = {row}.id) m WHERE 1 = 1",
+                    f"SELECT {self.scope(row, METHODS)}, m.method AS method, {sign} AS n "
+                    "FROM (SELECT DISTINCT tm.method AS method FROM incident_tactics t "
+                    "JOIN stats_tactic_methods tm ON tm.tactic = t.tactic "
+                    f"WHERE t.incident_id = {row}.id) m",
                 ),
                 self.bump(
                     PROFILES,
-                    f"SELECT {key}, COALESCE(p.profile, ''), {sign} * COUNT(*) "
-                    "FROM incident_people ip JOIN people p ON p.id = ip.person_id "
-                    f"WHERE ip.incident_id = {row}.id AND ip.role = '{TARGET}' "
-                    "GROUP BY COALESCE(p.profile, '')",
+                    f"SELECT {self.scope(row, PROFILES)}, COALESCE(p.profile, '') AS profile, "
+                    f"{sign} AS n FROM incident_people ip JOIN people p ON p.id = ip.person_id "
+                    f"WHERE ip.incident_id = {row}.id AND ip.role = '{TARGET}'",
                 ),
             ]
         return statements
@@ -118,17 +161,16 @@ class _Sql:
     def tactic(self, row: str, sign: int) -> list[str]:
         """A tactic row joining or leaving its incident (before the change): the tactic always
         counts; its method only when no other tactic of the incident has that method."""
-        key = self.scope("i")
         return [
             self.bump(
                 TACTICS,
-                f"SELECT {key}, {row}.tactic, {sign} FROM incidents i "
-                f"WHERE i.id = {row}.incident_id",
+                f"SELECT {self.scope('i', TACTICS)}, {row}.tactic AS tactic, {sign} AS n "
+                f"FROM incidents i WHERE i.id = {row}.incident_id",
             ),
             self.bump(
                 METHODS,
-                f"SELECT {key}, tm.method, {sign} FROM incidents i "
-                f"JOIN stats_tactic_methods tm ON tm.tactic = {row}.tactic "
+                f"SELECT {self.scope('i', METHODS)}, tm.method AS method, {sign} AS n "
+                f"FROM incidents i JOIN stats_tactic_methods tm ON tm.tactic = {row}.tactic "
                 f"WHERE i.id = {row}.incident_id AND NOT EXISTS (SELECT 1 FROM incident_tactics o "
                 "JOIN stats_tactic_methods om ON om.tactic = o.tactic "
                 f"WHERE o.incident_id = {row}.incident_id AND o.tactic <> {row}.tactic "
@@ -138,25 +180,23 @@ class _Sql:
 
     def target(self, row: str, sign: int) -> list[str]:
         """A person linked to (or unlinked from) an incident as its target."""
-        key = self.scope("i")
         return [
             self.bump(
                 PROFILES,
-                f"SELECT {key}, COALESCE(p.profile, ''), {sign} FROM incidents i "
-                f"JOIN people p ON p.id = {row}.person_id "
+                f"SELECT {self.scope('i', PROFILES)}, COALESCE(p.profile, '') AS profile, "
+                f"{sign} AS n FROM incidents i JOIN people p ON p.id = {row}.person_id "
                 f"WHERE i.id = {row}.incident_id AND {row}.role = '{TARGET}'",
             )
         ]
 
     def profile(self, profile: str, sign: int) -> list[str]:
         """A target's profile leaving or joining every incident they are the target of."""
-        key = self.scope("i")
         return [
             self.bump(
                 PROFILES,
-                f"SELECT {key}, COALESCE({profile}, ''), {sign} * COUNT(*) "
-                "FROM incident_people ip JOIN incidents i ON i.id = ip.incident_id "
-                f"WHERE ip.person_id = OLD.id AND ip.role = '{TARGET}' GROUP BY {key}",
+                f"SELECT {self.scope('i', PROFILES)}, COALESCE({profile}, '') AS profile, "
+                f"{sign} AS n FROM incident_people ip JOIN incidents i ON i.id = ip.incident_id "
+                f"WHERE ip.person_id = OLD.id AND ip.role = '{TARGET}'",
             )
         ]
 
@@ -271,31 +311,33 @@ class _Sql:
 
     def recount(self, cube: Cube) -> str:
         """The counts of one table, recomputed from the records."""
-        key = self.scope("i")
-        columns = f"{key}, {{dimension}}"
+        key = self.scope("i", cube)
         if cube is PLACES:
-            source, dimension = "incidents i", "i.origin_state"
+            inner = f"SELECT {key}, i.origin_state AS origin FROM incidents i"
         elif cube is TRAITS:
-            source = "incidents i"
-            dimension = "i.host_involvement, COALESCE(i.accusation, '')"
+            inner = (
+                f"SELECT {key}, i.host_involvement AS involvement, "
+                "COALESCE(i.accusation, '') AS accusation FROM incidents i"
+            )
         elif cube is TACTICS:
-            source = "incidents i JOIN incident_tactics t ON t.incident_id = i.id"
-            dimension = "t.tactic"
+            inner = (
+                f"SELECT {key}, t.tactic AS tactic FROM incidents i "
+                "JOIN incident_tactics t ON t.incident_id = i.id"
+            )
         elif cube is METHODS:
-            source = (
-                "incidents i JOIN (SELECT DISTINCT t.incident_id, tm.method "
-                "FROM incident_tactics t JOIN stats_tactic_methods tm ON tm.tactic = t.tactic) m "
-                "ON m.incident_id = i.id"
+            inner = (
+                f"SELECT {key}, m.method AS method FROM incidents i "
+                "JOIN (SELECT DISTINCT t.incident_id, tm.method FROM incident_tactics t "
+                "JOIN stats_tactic_methods tm ON tm.tactic = t.tactic) m ON m.incident_id = i.id"
             )
-            dimension = "m.method"
         else:
-            source = (
-                "incidents i JOIN incident_people ip ON ip.incident_id = i.id "
-                f"AND ip.role = '{TARGET}' JOIN people p ON p.id = ip.person_id"
+            inner = (
+                f"SELECT {key}, COALESCE(p.profile, '') AS profile FROM incidents i "
+                f"JOIN incident_people ip ON ip.incident_id = i.id AND ip.role = '{TARGET}' "
+                "JOIN people p ON p.id = ip.person_id"
             )
-            dimension = "COALESCE(p.profile, '')"
-        grouped = columns.format(dimension=dimension)
-        return f"SELECT {grouped}, COUNT(*) FROM {source} GROUP BY {grouped}"
+        columns = ", ".join(cube.key)
+        return f"SELECT {columns}, COUNT(*) FROM ({inner}) x GROUP BY {columns}"
 
 
 def _sql(connection: Connection) -> _Sql:
@@ -316,9 +358,27 @@ def sync_methods(connection: Connection) -> None:
             raise RuntimeError(f"the taxonomy moved tactic {tactic.code!r} to another method")
 
 
+def sync_regions(connection: Connection) -> None:
+    """Write each state's region key (see :func:`region_of`); a changed key is refused, since
+    the counts were made with the old one."""
+    rows = connection.execute(text("SELECT host, region FROM stats_host_regions"))
+    known: dict[str, str] = {row.host: row.region for row in rows}
+    states = sorted({state for region in M49_REGIONS for state in region_states(region)})
+    for state in states:
+        region = region_of(state)
+        if state not in known:
+            connection.execute(
+                text("INSERT INTO stats_host_regions (host, region) VALUES (:h, :r)"),
+                {"h": state, "r": region},
+            )
+        elif known[state] != region:
+            raise RuntimeError(f"the region of {state} changed; recount with a migration")
+
+
 def install(connection: Connection) -> None:
     """Create the triggers and count what is already recorded."""
     sync_methods(connection)
+    sync_regions(connection)
     sql = _sql(connection)
     for statement in sql.create():
         connection.execute(text(statement))
@@ -334,7 +394,7 @@ def rebuild(connection: Connection) -> None:
     """Recount every table from the records."""
     sql = _sql(connection)
     for cube in CUBES:
-        columns = ", ".join((*SCOPE, *cube.dimensions))
+        columns = ", ".join(cube.key)
         connection.execute(text(f"DELETE FROM {cube.table}"))
         connection.execute(text(f"INSERT INTO {cube.table} ({columns}, n) {sql.recount(cube)}"))
 
@@ -344,7 +404,7 @@ def drift(connection: Connection) -> dict[str, int]:
     sql = _sql(connection)
     differences: dict[str, int] = {}
     for cube in CUBES:
-        columns = (*SCOPE, *cube.dimensions)
+        columns = cube.key
         stored = {
             tuple(row[:-1]): row[-1]
             for row in connection.execute(

@@ -36,7 +36,7 @@ from haven.domain.enums import Tlp
 from haven.domain.taxonomy import load_taxonomy
 from haven.errors import ValidationFailed
 from haven.insight import models as cubes
-from haven.insight.cube import TARGET
+from haven.insight.cube import TARGET, region_keys
 from haven.insight.tables import Table, ordered
 from haven.intake.models import Report
 from haven.registry.models import Contributor, Incident, IncidentPerson, IncidentTactic, Person
@@ -203,8 +203,11 @@ def _scope_filters(model: Any, filters: Filters) -> list[ColumnElement[bool]]:
         conditions.append(model.year >= filters.year_from)
     if filters.year_to:
         conditions.append(model.year <= filters.year_to)
-    if filters.hosts is not None:
-        conditions.append(model.host.in_(sorted(filters.hosts)))
+    if filters.region is not None:
+        if model is cubes.PlaceCount:
+            conditions.append(model.host.in_(sorted(region_states(filters.region))))
+        else:
+            conditions.append(model.region.in_(region_keys(filters.region)))
     return conditions
 
 

@@ -32,17 +32,23 @@ class _Scope:
     contributor: Mapped[str] = mapped_column(String(36), primary_key=True)
     cleared: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    host: Mapped[str] = mapped_column(String(2), primary_key=True)
+
+
+class _Region:
+    """Where it happened, as a region key (``haven.insight.cube.region_of``)."""
+
+    region: Mapped[str] = mapped_column(String(12), primary_key=True)
 
 
 class PlaceCount(_Scope, Base):
     __tablename__ = "stats_places"
 
+    host: Mapped[str] = mapped_column(String(2), primary_key=True)
     origin: Mapped[str] = mapped_column(String(2), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 
 
-class TraitCount(_Scope, Base):
+class TraitCount(_Scope, _Region, Base):
     __tablename__ = "stats_traits"
 
     involvement: Mapped[str] = mapped_column(String(20), primary_key=True)
@@ -50,25 +56,34 @@ class TraitCount(_Scope, Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
-class TacticCount(_Scope, Base):
+class TacticCount(_Scope, _Region, Base):
     __tablename__ = "stats_tactics"
 
     tactic: Mapped[str] = mapped_column(String(40), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 
 
-class MethodCount(_Scope, Base):
+class MethodCount(_Scope, _Region, Base):
     __tablename__ = "stats_methods"
 
     method: Mapped[str] = mapped_column(String(40), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
 
 
-class ProfileCount(_Scope, Base):
+class ProfileCount(_Scope, _Region, Base):
     __tablename__ = "stats_profiles"
 
     profile: Mapped[str] = mapped_column(String(40), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+class HostRegion(Base):
+    """Each state's region key, for the triggers that count by region."""
+
+    __tablename__ = "stats_host_regions"
+
+    host: Mapped[str] = mapped_column(String(2), primary_key=True)
+    region: Mapped[str] = mapped_column(String(12))
 
 
 class TacticMethod(Base):

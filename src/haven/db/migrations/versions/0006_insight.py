@@ -24,14 +24,13 @@ _SCOPE = (
     ("contributor", sa.String(length=36)),
     ("cleared", sa.Boolean()),
     ("year", sa.Integer()),
-    ("host", sa.String(length=2)),
 )
 _COUNTS = (
-    ("stats_places", (("origin", 2),)),
-    ("stats_traits", (("involvement", 20), ("accusation", 20))),
-    ("stats_tactics", (("tactic", 40),)),
-    ("stats_methods", (("method", 40),)),
-    ("stats_profiles", (("profile", 40),)),
+    ("stats_places", (("host", 2), ("origin", 2))),
+    ("stats_traits", (("region", 12), ("involvement", 20), ("accusation", 20))),
+    ("stats_tactics", (("region", 12), ("tactic", 40))),
+    ("stats_methods", (("region", 12), ("method", 40))),
+    ("stats_profiles", (("region", 12), ("profile", 40))),
 )
 
 
@@ -58,11 +57,18 @@ def upgrade() -> None:
         sa.Column("method", sa.String(length=40), nullable=False),
         sa.PrimaryKeyConstraint("tactic", name=op.f("pk_stats_tactic_methods")),
     )
+    op.create_table(
+        "stats_host_regions",
+        sa.Column("host", sa.String(length=2), nullable=False),
+        sa.Column("region", sa.String(length=12), nullable=False),
+        sa.PrimaryKeyConstraint("host", name=op.f("pk_stats_host_regions")),
+    )
     cube.install(op.get_bind())
 
 
 def downgrade() -> None:
     cube.uninstall(op.get_bind())
+    op.drop_table("stats_host_regions")
     op.drop_table("stats_tactic_methods")
     for table, _ in reversed(_COUNTS):
         op.drop_table(table)
