@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, cast, func, literal, select, union
+from sqlalchemy import ColumnElement, case, cast, func, literal, select, union, union_all
 from sqlalchemy import String as SqlString
 from sqlalchemy.orm import Session, aliased
 
@@ -286,72 +286,85 @@ def count(session: Session, reader: Reader, filters: Filters) -> _Counts:
     return counts
 
 
-CHUNK = 2000
-
-
 def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts) -> None:
     """Count the incidents the gate may decide otherwise than the plain rule (those of
     :func:`counted_otherwise` and :func:`consent_blocked`) through the gate in set form
     (:func:`counted_in_bulk`): add what the gate counts and the plain rule does not; take away
-    what the plain rule counts and the gate does not."""
+    what the plain rule counts and the gate does not. One statement: the differing incidents
+    are found once and every count table's difference is summed from them."""
     audience, contributor, cleared = _incident_scope()
-    plain = counted_plainly(reader, audience, contributor, cleared)
-    dimensions = (
-        Incident.id,
-        _year(Incident.occurred_start),
-        Incident.origin_state,
-        Incident.host_state,
-        Incident.host_involvement,
-        Incident.accusation,
-    )
-    candidates = union(consent_blocked(reader), *counted_otherwise(reader))
     by_gate = case((counted_in_bulk(reader), 1), else_=0)
-    by_rule = case((plain, 1), else_=0)
-    query = select(*dimensions, by_gate - by_rule).where(
-        Incident.id.in_(candidates), *_incident_filters(filters)
-    )
-    deltas: dict[str, tuple[int, str]] = {}
-    for row in session.execute(query):
-        incident_id, year, origin, host, involvement, accusation, delta = row
-        if delta:
-            year_code = str(int(year))
-            deltas[incident_id] = (int(delta), year_code)
-            counts.places[(origin, host or NOT_RECORDED)] += delta
-            accused = accusation.value if accusation else NOT_RECORDED
-            trait = (year_code, involvement.value, accused)
-            counts.traits[trait] += delta
-    ids = sorted(deltas)
-    for start in range(0, len(ids), CHUNK):
-        _correct_children(session, ids[start : start + CHUNK], deltas, counts)
-
-
-def _correct_children(
-    session: Session, ids: list[str], deltas: Mapping[str, tuple[int, str]], counts: _Counts
-) -> None:
-    """The tactics, methods and target profiles of incidents counted differently."""
-    tactic_rows = session.execute(
-        select(IncidentTactic.incident_id, IncidentTactic.tactic).where(
-            IncidentTactic.incident_id.in_(ids)
+    by_rule = case((counted_plainly(reader, audience, contributor, cleared), 1), else_=0)
+    candidates = union(consent_blocked(reader), *counted_otherwise(reader))
+    differing = (
+        select(
+            Incident.id.label("id"),
+            cast(_year(Incident.occurred_start), SqlString).label("year"),
+            cast(Incident.origin_state, SqlString).label("origin"),
+            func.coalesce(Incident.host_state, "").label("host"),
+            cast(Incident.host_involvement, SqlString).label("involvement"),
+            func.coalesce(cast(Incident.accusation, SqlString), "").label("accusation"),
+            (by_gate - by_rule).label("delta"),
         )
+        .where(Incident.id.in_(candidates), *_incident_filters(filters))
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
     )
-    for incident_id, tactic in tactic_rows:
-        delta, year_code = deltas[incident_id]
-        counts.tactics[(tactic, year_code)] += delta
-    method_rows = session.execute(
-        select(IncidentTactic.incident_id, cubes.TacticMethod.method)
+    # Filtered after the look-up, so that the planner finds the candidates by their key
+    # rather than testing every incident.
+    differing = select(differing).where(differing.c.delta != 0).cte("differing")
+    d = differing.c
+    total = func.sum(d.delta)
+    none = literal("")
+    methods = (
+        select(d.id, d.delta, cubes.TacticMethod.method)
+        .join(IncidentTactic, IncidentTactic.incident_id == d.id)
         .join(cubes.TacticMethod, cubes.TacticMethod.tactic == IncidentTactic.tactic)
-        .where(IncidentTactic.incident_id.in_(ids))
         .distinct()
+        .subquery()
     )
-    for incident_id, method in method_rows:
-        counts.methods[(method,)] += deltas[incident_id][0]
-    target_rows = session.execute(
-        select(IncidentPerson.incident_id, Person.profile)
+    parts = union_all(
+        select(literal("place"), d.origin, d.host, none, total).group_by(d.origin, d.host),
+        select(literal("trait"), d.year, d.involvement, d.accusation, total).group_by(
+            d.year, d.involvement, d.accusation
+        ),
+        select(literal("tactic"), cast(IncidentTactic.tactic, SqlString), d.year, none, total)
+        .join(IncidentTactic, IncidentTactic.incident_id == d.id)
+        .group_by(IncidentTactic.tactic, d.year),
+        select(
+            literal("method"),
+            cast(methods.c.method, SqlString),
+            none,
+            none,
+            func.sum(methods.c.delta),
+        ).group_by(methods.c.method),
+        select(
+            literal("profile"),
+            func.coalesce(cast(Person.profile, SqlString), ""),
+            none,
+            none,
+            total,
+        )
+        .join(IncidentPerson, IncidentPerson.incident_id == d.id)
         .join(Person, Person.id == IncidentPerson.person_id)
-        .where(IncidentPerson.incident_id.in_(ids), IncidentPerson.role == TARGET)
+        .where(IncidentPerson.role == TARGET)
+        .group_by(Person.profile),
     )
-    for incident_id, profile in target_rows:
-        counts.profiles[(profile or NOT_RECORDED,)] += deltas[incident_id][0]
+    tables = {
+        "place": (counts.places, 2),
+        "trait": (counts.traits, 3),
+        "tactic": (counts.tactics, 2),
+        "method": (counts.methods, 1),
+        "profile": (counts.profiles, 1),
+    }
+    for kind, first, second, third, delta in session.execute(parts):
+        target, width = tables[kind]
+        key = (first, second, third)[:width]
+        if kind == "trait":
+            key = (str(int(float(first))), second, third)
+        elif kind == "tactic":
+            key = (first, str(int(float(second))))
+        target[key] += int(delta)
 
 
 # -- the figures ---------------------------------------------------------------------------------
