@@ -290,29 +290,36 @@ def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts
     """Count the incidents the gate may decide otherwise than the plain rule (those of
     :func:`counted_otherwise` and :func:`consent_blocked`) through the gate in set form
     (:func:`counted_in_bulk`): add what the gate counts and the plain rule does not; take away
-    what the plain rule counts and the gate does not. One statement: the differing incidents
-    are found once and every count table's difference is summed from them."""
+    what the plain rule counts and the gate does not."""
     audience, contributor, cleared = _incident_scope()
     by_gate = case((counted_in_bulk(reader), 1), else_=0)
     by_rule = case((counted_plainly(reader, audience, contributor, cleared), 1), else_=0)
     candidates = union(consent_blocked(reader), *counted_otherwise(reader))
-    differing = (
-        select(
-            Incident.id.label("id"),
-            cast(_year(Incident.occurred_start), SqlString).label("year"),
-            cast(Incident.origin_state, SqlString).label("origin"),
-            func.coalesce(Incident.host_state, "").label("host"),
-            cast(Incident.host_involvement, SqlString).label("involvement"),
-            func.coalesce(cast(Incident.accusation, SqlString), "").label("accusation"),
-            (by_gate - by_rule).label("delta"),
-        )
-        .where(Incident.id.in_(candidates), *_incident_filters(filters))
-        .cte("candidates")
-        .prefix_with("MATERIALIZED")
-    )
-    # Filtered after the look-up, so that the planner finds the candidates by their key
-    # rather than testing every incident.
-    differing = select(differing).where(differing.c.delta != 0).cte("differing")
+    found = select(
+        Incident.id.label("id"),
+        cast(_year(Incident.occurred_start), SqlString).label("year"),
+        cast(Incident.origin_state, SqlString).label("origin"),
+        func.coalesce(Incident.host_state, "").label("host"),
+        cast(Incident.host_involvement, SqlString).label("involvement"),
+        func.coalesce(cast(Incident.accusation, SqlString), "").label("accusation"),
+        (by_gate - by_rule).label("delta"),
+    ).where(Incident.id.in_(candidates), *_incident_filters(filters))
+    if session.get_bind().dialect.name == "postgresql":
+        _differences_at_once(session, found, counts)
+    else:
+        _differences_by_key(session, found, counts)
+
+
+def _year_code(value: object) -> str:
+    return str(int(float(str(value))))
+
+
+def _differences_at_once(session: Session, found: Any, counts: _Counts) -> None:
+    """The differences in one statement: PostgreSQL finds the differing incidents once (a
+    materialised CTE, looked up by key and filtered afterwards, so that the planner does not
+    test every incident) and sums every count table's difference from them."""
+    candidates = found.cte("candidates").prefix_with("MATERIALIZED")
+    differing = select(candidates).where(candidates.c.delta != 0).cte("differing")
     d = differing.c
     total = func.sum(d.delta)
     none = literal("")
@@ -361,10 +368,55 @@ def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts
         target, width = tables[kind]
         key = (first, second, third)[:width]
         if kind == "trait":
-            key = (str(int(float(first))), second, third)
+            key = (_year_code(first), second, third)
         elif kind == "tactic":
-            key = (first, str(int(float(second))))
+            key = (first, _year_code(second))
         target[key] += int(delta)
+
+
+CHUNK = 2000
+
+
+def _differences_by_key(session: Session, found: Any, counts: _Counts) -> None:
+    """The differing incidents found in one statement, then the differences of tactics,
+    methods and targets summed by the database over the added and the taken-away incidents,
+    by key (SQLite would find the differing incidents again for every part of a compound
+    statement)."""
+    signs: dict[int, list[str]] = {1: [], -1: []}
+    for row in session.execute(found):
+        if row.delta:
+            signs[int(row.delta)].append(row.id)
+            counts.places[(row.origin, row.host)] += row.delta
+            trait = (_year_code(row.year), row.involvement, row.accusation)
+            counts.traits[trait] += row.delta
+    year = cast(_year(Incident.occurred_start), SqlString)
+    for sign, ids in signs.items():
+        for start in range(0, len(ids), CHUNK):
+            chunk = sorted(ids[start : start + CHUNK])
+            tactics = (
+                select(IncidentTactic.tactic, year, func.count())
+                .join(Incident, Incident.id == IncidentTactic.incident_id)
+                .where(IncidentTactic.incident_id.in_(chunk))
+                .group_by(IncidentTactic.tactic, year)
+            )
+            for tactic, year_value, n in session.execute(tactics):
+                counts.tactics[(tactic, _year_code(year_value))] += sign * n
+            methods = (
+                select(cubes.TacticMethod.method, func.count(IncidentTactic.incident_id.distinct()))
+                .join(cubes.TacticMethod, cubes.TacticMethod.tactic == IncidentTactic.tactic)
+                .where(IncidentTactic.incident_id.in_(chunk))
+                .group_by(cubes.TacticMethod.method)
+            )
+            for method, n in session.execute(methods):
+                counts.methods[(method,)] += sign * n
+            targets = (
+                select(Person.profile, func.count())
+                .join(IncidentPerson, IncidentPerson.person_id == Person.id)
+                .where(IncidentPerson.incident_id.in_(chunk), IncidentPerson.role == TARGET)
+                .group_by(Person.profile)
+            )
+            for profile, n in session.execute(targets):
+                counts.profiles[(profile or NOT_RECORDED,)] += sign * n
 
 
 # -- the figures ---------------------------------------------------------------------------------

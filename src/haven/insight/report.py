@@ -30,6 +30,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from haven.access.policy import Reader
+from haven.errors import ConfigurationError
 from haven.insight.charts import chart_svg
 from haven.insight.figures import (
     TITLES,
@@ -412,17 +413,21 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
 
 def write_report(report: AnnualReport, directory: Path) -> Written:
     """Write ``haven-report-YEAR.html`` and ``.pdf`` into ``directory``, each atomically."""
-    # WeasyPrint takes half a second to import; only the report needs it.
-    from weasyprint import HTML  # type: ignore[import-untyped]  # noqa: PLC0415
-
     html = render_html(report)
-    document = HTML(string=html, url_fetcher=_no_fetching()).render()
-    pdf = document.write_pdf()
     directory.mkdir(parents=True, exist_ok=True)
     html_path = directory / f"haven-report-{report.year}.html"
     pdf_path = directory / f"haven-report-{report.year}.pdf"
     # An internal report stays readable by its owner only; open statistics are for everyone.
     mode = 0o600 if report.marking else 0o644
     _write_atomically(html_path, html.encode("utf-8"), mode)
-    _write_atomically(pdf_path, pdf, mode)
+    try:
+        # WeasyPrint takes half a second to import; only the report needs it.
+        from weasyprint import HTML  # type: ignore[import-untyped]  # noqa: PLC0415
+    except OSError as exc:  # its Pango libraries are missing
+        raise ConfigurationError(
+            f"wrote {html_path}, but the PDF needs Pango, which WeasyPrint could not load "
+            f"({exc}); on Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0"
+        ) from None
+    document = HTML(string=html, url_fetcher=_no_fetching()).render()
+    _write_atomically(pdf_path, document.write_pdf(), mode)
     return Written(html_path, pdf_path, len(document.pages))
