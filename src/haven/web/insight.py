@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from haven.access.policy import Reader
@@ -77,25 +78,39 @@ def csv_response(table: Table, filename: str) -> Response:
     )
 
 
-def _filters(year_from: str, year_to: str, region: str) -> Filters:
-    def year(value: str, name: str) -> int | None:
-        value = value.strip()
-        if not value:
-            return None
-        if not value.isdigit():
-            raise ValidationFailed(f"{name} must be a year such as 2024")
-        return int(value)
+@dataclass(frozen=True, slots=True)
+class FilterQuery:
+    """The period and region as typed in the query string (``from``, ``to``, ``region``)."""
 
-    return Filters(
-        year_from=year(year_from, "from"),
-        year_to=year(year_to, "to"),
-        region=region or None,
-    )
+    year_from: str
+    year_to: str
+    region: str
+
+    def parse(self) -> Filters:
+        def year(value: str, name: str) -> int | None:
+            value = value.strip()
+            if not value:
+                return None
+            if not value.isdigit():
+                raise ValidationFailed(f"{name} must be a year such as 2024")
+            return int(value)
+
+        return Filters(
+            year_from=year(self.year_from, "from"),
+            year_to=year(self.year_to, "to"),
+            region=self.region or None,
+        )
 
 
-FromQuery = Annotated[str, Query(alias="from", max_length=4)]
-ToQuery = Annotated[str, Query(alias="to", max_length=4)]
-RegionQuery = Annotated[str, Query(max_length=20)]
+def filter_query(
+    year_from: Annotated[str, Query(alias="from", max_length=4)] = "",
+    year_to: Annotated[str, Query(alias="to", max_length=4)] = "",
+    region: Annotated[str, Query(max_length=20)] = "",
+) -> FilterQuery:
+    return FilterQuery(year_from, year_to, region)
+
+
+FilterQueryDep = Annotated[FilterQuery, Depends(filter_query)]
 
 
 def _dashboard(session: Any, reader: Reader, runtime: Runtime, filters: Filters) -> Figures:
@@ -114,13 +129,11 @@ def dashboard(
     visitor: VisitorDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    year_from: FromQuery = "",
-    year_to: ToQuery = "",
-    region: RegionQuery = "",
+    typed: FilterQueryDep,
 ) -> HTMLResponse:
     error = ""
     try:
-        filters = _filters(year_from, year_to, region)
+        filters = typed.parse()
     except ValidationFailed as exc:
         error, filters = str(exc), Filters()
     result = None
@@ -135,7 +148,7 @@ def dashboard(
         figures=result,
         error=error,
         regions=REGION_NAMES,
-        form={"from": year_from, "to": year_to, "region": region},
+        form={"from": typed.year_from, "to": typed.year_to, "region": typed.region},
         query=f"?{query}" if query else "",
         chart=chart_uri,
         describe=chart_description,
@@ -150,11 +163,9 @@ def dashboard_csv(
     visitor: VisitorDep,
     session: SessionDep,
     runtime: RuntimeDep,
-    year_from: FromQuery = "",
-    year_to: ToQuery = "",
-    region: RegionQuery = "",
+    typed: FilterQueryDep,
 ) -> Response:
-    result = _dashboard(session, visitor.reader, runtime, _filters(year_from, year_to, region))
+    result = _dashboard(session, visitor.reader, runtime, typed.parse())
     table = result.tables.get(name)
     if table is None:
         raise NotFound(f"no figure called {name!r}")
@@ -167,14 +178,12 @@ def figures_json(
     reader: ReaderDep,
     session: ReadSessionDep,
     runtime: RuntimeDep,
-    year_from: FromQuery = "",
-    year_to: ToQuery = "",
-    region: RegionQuery = "",
+    typed: FilterQueryDep,
 ) -> JSONResponse:
     """Every figure of the dashboard for the token's reader (aggregates only)."""
     if reader.is_public:
         raise Forbidden("sign in with an API token; open statistics are at /api/v1/open/figures")
-    result = _dashboard(session, reader, runtime, _filters(year_from, year_to, region))
+    result = _dashboard(session, reader, runtime, typed.parse())
     top = result.concentration
     return JSONResponse(
         {
@@ -189,15 +198,11 @@ def figures_json(
             },
             "tables": {name: table.as_dict() for name, table in result.tables.items()},
             "response": [
-                {**vars_of(answer), "overdue_share": answer.overdue_share}
+                {**asdict(answer), "overdue_share": answer.overdue_share}
                 for answer in result.response
             ],
         }
     )
-
-
-def vars_of(value: object) -> dict[str, object]:
-    return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
 
 
 # -- open statistics ------------------------------------------------------------------------------
