@@ -84,6 +84,12 @@ def skip_locked(query: _Query, connection: Connection) -> _Query:
     return query
 
 
+def reuses_materialised_ctes(connection: Connection) -> bool:
+    """Whether a materialised CTE is computed once for a whole compound statement: so on
+    PostgreSQL; SQLite computes it again for every part of a ``UNION ALL``."""
+    return connection.dialect.name == "postgresql"
+
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "haven_read_only"
 

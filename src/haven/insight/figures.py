@@ -31,6 +31,7 @@ from haven.access.policy import (
     counted_plainly,
 )
 from haven.casework.models import Referral
+from haven.db.dialect import reuses_materialised_ctes
 from haven.domain.countries import REGION_NAMES, country_name, region_states
 from haven.domain.enums import Tlp
 from haven.domain.taxonomy import load_taxonomy
@@ -304,7 +305,7 @@ def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts
         func.coalesce(cast(Incident.accusation, SqlString), "").label("accusation"),
         (by_gate - by_rule).label("delta"),
     ).where(Incident.id.in_(candidates), *_incident_filters(filters))
-    if session.get_bind().dialect.name == "postgresql":
+    if reuses_materialised_ctes(session.connection()):
         _differences_at_once(session, found, counts)
     else:
         _differences_by_key(session, found, counts)
