@@ -8,11 +8,13 @@ import json
 import re
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import builders
 from haven.access.accounts import create_sharing_group
 from haven.access.sharing import share_record
 from haven.cli.stats import analyst_of
@@ -20,7 +22,6 @@ from haven.domain.enums import ContributorKind
 from haven.insight.figures import Response
 from haven.insight.report import NO_REFERRALS, AnnualReport, render_html
 from haven.registry.contributors import ensure_contributor
-from haven.registry.schemas import IncidentIn, parse
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime
 
@@ -42,17 +43,7 @@ TITLES = (
 )
 
 
-def _incident(**changes: Any) -> IncidentIn:
-    data: dict[str, Any] = {
-        "title": "An incident",
-        "occurred": {"start": "2023-05-01", "precision": "day"},
-        "origin_state": "ru",
-        "host_state": "de",
-        "tactics": ["harassment"],
-        "tlp": "clear",
-    }
-    data.update(changes)
-    return parse(IncidentIn, data)
+_incident = partial(builders.incident, tlp="clear")
 
 
 @pytest.fixture

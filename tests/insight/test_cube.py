@@ -8,11 +8,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+import builders
 from haven.domain.enums import PersonRole
 from haven.insight import cube
 from haven.insight.models import MethodCount, PlaceCount, TacticCount, TraitCount
 from haven.registry import models
-from haven.registry.schemas import IncidentIn, PersonIn, parse
+from haven.registry.schemas import PersonIn, parse
 from haven.registry.writer import RegistryWriter
 from haven.runtime import Runtime
 
@@ -21,17 +22,7 @@ SAME_METHOD = ("hacking", "spyware")
 OTHER_METHOD = "abduction"
 
 
-def _incident(**changes: Any) -> IncidentIn:
-    data: dict[str, Any] = {
-        "title": "An incident",
-        "occurred": {"start": "2023-05-01", "precision": "day"},
-        "origin_state": "ru",
-        "host_state": "de",
-        "tactics": ["harassment"],
-        "tlp": "green",
-    }
-    data.update(changes)
-    return parse(IncidentIn, data)
+_incident = builders.incident
 
 
 def _in_step(session: Session) -> None:

@@ -10,6 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,12 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
+import builders
 from haven.access import accounts
 from haven.access.accounts import NewUser, create_organisation, create_user
 from haven.access.passwords import hash_password
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
-from haven.registry.schemas import IncidentIn, parse
+from haven.registry.schemas import IncidentIn
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime
 from haven.web.app import create_app
@@ -32,17 +34,7 @@ PASSWORD = "correct horse battery staple"
 K = 5
 
 
-def _incident(**changes: Any) -> IncidentIn:
-    data: dict[str, Any] = {
-        "title": "An incident",
-        "occurred": {"start": "2023-05-01", "precision": "day"},
-        "origin_state": "cn",
-        "host_state": "de",
-        "tactics": ["surveillance"],
-        "tlp": "clear",
-    }
-    data.update(changes)
-    return parse(IncidentIn, data)
+_incident = partial(builders.incident, origin_state="cn", tactics=["surveillance"], tlp="clear")
 
 
 def _write(

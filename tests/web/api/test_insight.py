@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 from fastapi.testclient import TestClient
 
+import builders
 from haven.domain.enums import Role
-from haven.registry.schemas import IncidentIn, parse
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime
 
-
-def _incident(**changes: Any) -> IncidentIn:
-    data: dict[str, Any] = {
-        "title": "An incident",
-        "occurred": {"start": "2023-05-01", "precision": "day"},
-        "origin_state": "ir",
-        "host_state": "se",
-        "tactics": ["surveillance", "hacking"],
-        "tlp": "amber",
-    }
-    data.update(changes)
-    return parse(IncidentIn, data)
+_incident = partial(
+    builders.incident,
+    origin_state="ir",
+    host_state="se",
+    tactics=["surveillance", "hacking"],
+    tlp="amber",
+)
 
 
 def test_an_analyst_token_reads_the_figures_of_its_organisation(
