@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from haven.casework.deadlines import Deadlines
+from haven.domain.deadlines import Deadlines
 from haven.errors import ConfigurationError
 
 OPEN_THRESHOLD = 5

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 import haven.models  # noqa: F401  (every table in the metadata)
 from haven.access.accounts import NewUser, create_organisation, create_user, reader_for
 from haven.access.models import User
-from haven.casework.deadlines import Deadlines
 from haven.casework.notices import escalate_late, referral_answered, referral_sent, report_received
 from haven.casework.workflow import acknowledge, move, refer
 from haven.crypto.fields import FieldCipher
 from haven.db.values import utcnow
+from haven.domain.deadlines import Deadlines
 from haven.domain.enums import ContributorKind, ReferralAsk, ReportChannel, ReportStatus, Role
 from haven.intake.models import Report
 from haven.intake.reports import ReportIn, Submission, submit_report

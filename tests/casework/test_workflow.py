@@ -19,7 +19,6 @@ from haven.access.models import User
 from haven.access.policy import Reader, visible
 from haven.audit.chain import verify
 from haven.audit.models import AuditEntry
-from haven.casework.deadlines import Deadlines
 from haven.casework.models import CaseEvent, CaseLink, Referral
 from haven.casework.workflow import (
     acknowledge,
@@ -34,6 +33,7 @@ from haven.casework.workflow import (
     timeline,
 )
 from haven.crypto.fields import FieldCipher
+from haven.domain.deadlines import Deadlines
 from haven.domain.enums import (
     AuthorityAction,
     CaseEventKind,

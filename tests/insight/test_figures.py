@@ -29,12 +29,12 @@ from haven.access.consent import set_consent
 from haven.access.models import Consent, RecordRecipient, RecordShare
 from haven.access.policy import Reader, counted
 from haven.access.sharing import share_record
-from haven.casework.deadlines import Deadlines
 from haven.casework.models import Referral
 from haven.casework.workflow import move, refer
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id
 from haven.domain.countries import region_states
+from haven.domain.deadlines import Deadlines
 from haven.domain.enums import (
     ContributorKind,
     PerpetratorKind,

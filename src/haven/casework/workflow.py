@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from haven.access.models import Consent, User
 from haven.access.policy import IDENTITY_ROLES, Reader, visible_ids
 from haven.audit.chain import Change, append
-from haven.casework.deadlines import Deadlines
 from haven.casework.models import CaseEvent, CaseLink, CaseNote, Referral
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id, utcnow
+from haven.domain.deadlines import Deadlines
 from haven.domain.enums import (
     AuthorityAction,
     CaseEventKind,

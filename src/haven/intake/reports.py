@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from haven.access.consent import Statement, state_consent
 from haven.access.models import Consent
 from haven.audit.chain import Change, append
-from haven.casework.deadlines import Deadlines
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id, utcnow
 from haven.domain.countries import is_member_state
+from haven.domain.deadlines import Deadlines
 from haven.domain.enums import (
     AcquisitionMethod,
     MessageSender,

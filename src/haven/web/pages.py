@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from haven.access.accounts import login_index, reader_for, revoke_token
 from haven.access.models import ApiToken, User, WebSession
 from haven.access.policy import Reader
+from haven.access.reads import IncidentFilter, list_incidents
 from haven.access.signin import (
     ISSUER,
     LOCKED,
@@ -37,7 +38,6 @@ from haven.access.signin import (
 )
 from haven.crypto.fields import FieldCipher
 from haven.domain.countries import country_name
-from haven.registry.reads import IncidentFilter, list_incidents
 from haven.runtime import Runtime
 from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime
 from haven.web.limits import SignInLimits

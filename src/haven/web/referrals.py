@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from haven.access.policy import IDENTITY_ROLES
+from haven.access.reads import get_incident
 from haven.casework.models import Referral
 from haven.casework.notices import referral_answered
 from haven.casework.workflow import acknowledge, record_action
@@ -25,7 +26,6 @@ from haven.intake.models import Report
 from haven.notify.events import EventKind
 from haven.registry.models import Contributor
 from haven.registry.paging import is_record_id
-from haven.registry.reads import get_incident
 from haven.web.deps import CipherDep, SessionDep
 from haven.web.pages import Visitor, VisitorDep, page
 

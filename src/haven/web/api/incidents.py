@@ -9,15 +9,15 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from haven.domain.enums import IncidentStatus, Tlp
-from haven.intake.idempotency import Answer, once, request_digest
-from haven.registry.models import Incident
-from haven.registry.reads import (
+from haven.access.reads import (
     IncidentFilter,
     IncidentView,
     get_incident,
     list_incidents,
 )
+from haven.domain.enums import IncidentStatus, Tlp
+from haven.intake.idempotency import Answer, once, request_digest
+from haven.registry.models import Incident
 from haven.registry.schemas import Identity, IncidentIn
 from haven.web.api.authoring import (
     AuthoringDep,

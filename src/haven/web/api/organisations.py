@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from haven.access.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.domain.enums import OrganisationKind, Tlp
-from haven.registry.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.registry.models import Organisation
 from haven.registry.schemas import OrganisationIn
 from haven.web.api.authoring import (

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from haven.access.people import PersonFilter, PersonView, get_person, list_people
 from haven.domain.enums import Tlp
 from haven.registry.models import Person
-from haven.registry.people import PersonFilter, PersonView, get_person, list_people
 from haven.registry.schemas import Identity, PersonIn
 from haven.web.api.authoring import (
     AuthoringDep,

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 
 from haven.access.accounts import create_organisation
 from haven.access.consent import set_consent
+from haven.access.people import PersonFilter, get_person, list_people
 from haven.access.policy import Reader
 from haven.audit.models import AuditEntry
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id
 from haven.domain.enums import ContributorKind, RecipientKind, Role, Tlp
 from haven.errors import NotFound, ValidationFailed
-from haven.registry.people import PersonFilter, get_person, list_people
 from haven.registry.schemas import PersonIn
 from haven.registry.writer import Actor, RegistryWriter
 

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from haven.access.accounts import create_organisation
+from haven.access.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.access.policy import Reader
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id
 from haven.domain.enums import ContributorKind, OrganisationKind, Role, Tlp
 from haven.errors import NotFound, ValidationFailed
-from haven.registry.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.registry.schemas import OrganisationIn
 from haven.registry.writer import Actor, RegistryWriter
 

@@ -1,4 +1,4 @@
-"""Deadlines by urgency (kept apart so settings can name them without importing casework)."""
+"""Deadlines by urgency: how soon a case or a referral must be acknowledged."""
 
 from __future__ import annotations
 
