@@ -55,28 +55,32 @@ def check_key(key: str) -> str:
     return key
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """A creating request as idempotency sees it: the organisation making it, the key it carries
+    (None when it carries none) and the digest of what it asks for."""
+
+    organisation_id: str
+    key: str | None
+    digest: str
+
+
 def once(
-    session: Session,
-    cipher: FieldCipher,
-    organisation_id: str,
-    *,
-    key: str | None,
-    digest: str,
-    work: Callable[[], Answer],
+    session: Session, cipher: FieldCipher, request: KeyedRequest, work: Callable[[], Answer]
 ) -> Answer:
     """Run ``work`` unless this organisation already made this request with this key; then
     return the first answer."""
-    if key is None:
+    if request.key is None:
         return work()
-    key = check_key(key)
-    found = _stored(session, cipher, organisation_id, key, digest)
+    key = check_key(request.key)
+    found = _stored(session, cipher, request, key)
     if found is not None:
         return found
     claim = IdempotencyKey(
         id=new_id(),
-        organisation_id=organisation_id,
+        organisation_id=request.organisation_id,
         key=key,
-        request_digest=digest,
+        request_digest=request.digest,
         status_code=0,
         response=b"",
         created_at=utcnow(),
@@ -86,7 +90,7 @@ def once(
             session.add(claim)
     except IntegrityError:
         # A concurrent request with this key committed first.
-        found = _stored(session, cipher, organisation_id, key, digest)
+        found = _stored(session, cipher, request, key)
         if found is None:
             raise
         return found
@@ -101,11 +105,11 @@ def once(
 
 
 def _stored(
-    session: Session, cipher: FieldCipher, organisation_id: str, key: str, digest: str
+    session: Session, cipher: FieldCipher, request: KeyedRequest, key: str
 ) -> Answer | None:
     row = session.scalar(
         select(IdempotencyKey).where(
-            IdempotencyKey.organisation_id == organisation_id, IdempotencyKey.key == key
+            IdempotencyKey.organisation_id == request.organisation_id, IdempotencyKey.key == key
         )
     )
     if row is None:
@@ -114,7 +118,7 @@ def _stored(
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row.id))
         session.flush()
         return None
-    if row.request_digest != digest:
+    if row.request_digest != request.digest:
         raise KeyReused(
             "this Idempotency-Key was already used for a different request",
             hint="use a new key for each new request; reuse a key only to retry the same one",

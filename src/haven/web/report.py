@@ -41,7 +41,7 @@ from haven.domain.taxonomy import load_taxonomy
 from haven.errors import HavenError
 from haven.i18n import LANGUAGES, N_, Language, language, negotiate, translations
 from haven.intake.files import Checked, EvidenceStore, FileRefused, StorageFull, check_file
-from haven.intake.idempotency import Answer, KeyReused, once, request_digest
+from haven.intake.idempotency import Answer, KeyedRequest, KeyReused, once, request_digest
 from haven.intake.models import Report
 from haven.intake.reports import (
     Receipt,
@@ -513,7 +513,7 @@ def _submit(runtime: Runtime, handler: str, sending: Sending, store: EvidenceSto
                 body = {"id": receipt.report_id, "code": receipt.code, "files": receipt.files}
                 return Answer(201, body)
 
-            answer = once(session, cipher, handler, key=key, digest=digest, work=work)
+            answer = once(session, cipher, KeyedRequest(handler, key, digest), work)
         files_seen = tuple((str(name), str(sha)) for name, sha in answer.body["files"])
         return Receipt(str(answer.body["id"]), str(answer.body["code"]), files_seen)
 

@@ -16,7 +16,7 @@ from haven.access.reads import (
     list_incidents,
 )
 from haven.domain.enums import IncidentStatus, Tlp
-from haven.intake.idempotency import Answer, once, request_digest
+from haven.intake.idempotency import Answer, KeyedRequest, once, request_digest
 from haven.registry.models import Incident
 from haven.registry.schemas import Identity, IncidentIn
 from haven.web.api.authoring import (
@@ -180,14 +180,8 @@ def create(
         return Answer(201, created.model_dump())
 
     digest = request_digest("POST", "/api/v1/incidents", data.model_dump_json())
-    answer = once(
-        request.session,
-        request.cipher,
-        actor.contributor_id,
-        key=idempotency_key,
-        digest=digest,
-        work=work,
-    )
+    keyed = KeyedRequest(actor.contributor_id, idempotency_key, digest)
+    answer = once(request.session, request.cipher, keyed, work)
     return replayable(answer, f"/api/v1/incidents/{answer.body.get('id')}")
 
 

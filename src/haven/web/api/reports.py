@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from haven.casework.notices import report_received
 from haven.domain.enums import ReportChannel
-from haven.intake.idempotency import Answer, once, request_digest
+from haven.intake.idempotency import Answer, KeyedRequest, once, request_digest
 from haven.intake.reports import ReportIn, Submission, get_report, submit_report
 from haven.registry.paging import require_record_id
 from haven.runtime import Runtime
@@ -92,14 +92,8 @@ def create(
         return Answer(201, created.model_dump())
 
     digest = request_digest("POST", "/api/v1/reports", data.model_dump_json())
-    answer = once(
-        request.session,
-        request.cipher,
-        actor.contributor_id,
-        key=idempotency_key,
-        digest=digest,
-        work=work,
-    )
+    keyed = KeyedRequest(actor.contributor_id, idempotency_key, digest)
+    answer = once(request.session, request.cipher, keyed, work)
     return replayable(answer, f"/api/v1/reports/{answer.body.get('id')}")
 
 
