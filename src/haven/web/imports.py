@@ -13,14 +13,16 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any
+from dataclasses import dataclass, replace
+from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from haven.access.policy import IDENTITY_ROLES
+from haven.crypto.fields import FieldCipher
 from haven.db.engine import DRIVER_ERRORS, database_error
 from haven.domain.enums import Tlp
 from haven.domain.taxonomy import load_taxonomy
@@ -114,93 +116,119 @@ def _mappings() -> list[dict[str, str]]:
     ]
 
 
-def _imports_page(
-    request: Request,
-    visitor: Visitor,
-    *,
-    status: int = 200,
-    mapping: str = "freedom-house",
-    tlp: Tlp = Tlp.AMBER,
-    error: str | None = None,
-    problems: Sequence[Problem] = (),
-    summary: str | None = None,
-    notice: str | None = None,
-) -> HTMLResponse:
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What the import page shows besides its fixed choices: what was chosen and what came of it."""
+
+    status: int = 200
+    mapping: str = "freedom-house"
+    tlp: Tlp = Tlp.AMBER
+    error: str | None = None
+    problems: Sequence[Problem] = ()
+    summary: str | None = None
+    notice: str | None = None
+
+
+def _imports_page(request: Request, visitor: Visitor, shown: Shown) -> HTMLResponse:
     labels = {term.code: term.label for term in load_taxonomy().tlp.terms}
     return page(
         request,
         "imports.html",
-        status=status,
+        status=shown.status,
         visitor=visitor,
         mappings=_mappings(),
-        chosen_mapping=mapping,
+        chosen_mapping=shown.mapping,
         tlps=[(label.value, labels.get(label.value, label.value)) for label in Tlp],
-        chosen_tlp=tlp.value,
-        error=error,
-        problems=problems,
-        summary=summary,
-        notice=notice,
+        chosen_tlp=shown.tlp.value,
+        error=shown.error,
+        problems=shown.problems,
+        summary=shown.summary,
+        notice=shown.notice,
     )
 
 
-@router.get("/imports", response_class=HTMLResponse)
-def imports_page(request: Request, visitor: VisitorDep) -> HTMLResponse:
-    _importer(visitor)
-    return _imports_page(request, visitor)
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The upload form's fields."""
+
+    file: UploadFile
+    mapping: str
+    tlp: Tlp
+    check_only: bool
+    csrf: str
 
 
-@router.post("/imports", response_class=HTMLResponse)
-def imports_upload(
-    request: Request,
-    visitor: VisitorDep,
-    session: SessionDep,
-    cipher: CipherDep,
-    runtime: RuntimeDep,
-    *,
+def upload_form(
     file: Annotated[UploadFile, File()],
     mapping: Annotated[str, Form(max_length=40)] = "freedom-house",
     tlp: Annotated[Tlp, Form()] = Tlp.AMBER,
     check_only: Annotated[bool, Form()] = False,
     csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Upload:
+    return Upload(file, mapping, tlp, check_only, csrf)
+
+
+@dataclass(frozen=True, slots=True)
+class Importing:
+    """What an upload works with: the request's transaction (for a check-only run), the cipher
+    and the runtime (its settings cap the file; it runs the import in a thread of its own)."""
+
+    session: Session
+    cipher: FieldCipher
+    runtime: Runtime
+
+
+def get_importing(session: SessionDep, cipher: CipherDep, runtime: RuntimeDep) -> Importing:
+    return Importing(session, cipher, runtime)
+
+
+UploadDep = Annotated[Upload, Depends(upload_form)]
+ImportingDep = Annotated[Importing, Depends(get_importing)]
+
+
+@router.get("/imports", response_class=HTMLResponse)
+def imports_page(request: Request, visitor: VisitorDep) -> HTMLResponse:
+    _importer(visitor)
+    return _imports_page(request, visitor, Shown())
+
+
+@router.post("/imports", response_class=HTMLResponse)
+def imports_upload(
+    request: Request, visitor: VisitorDep, importing: ImportingDep, form: UploadDep
 ) -> Response:
     """Check every row; list the bad ones (importing nothing), or start the import."""
     organisation_id = _importer(visitor)
-    visitor.require_csrf(csrf)
-    shown: dict[str, Any] = {"mapping": mapping, "tlp": tlp}
-    limit = runtime.settings.max_file_mb * MEBIBYTE
-    data = file.file.read(limit + 1)
+    visitor.require_csrf(form.csrf)
+    shown = Shown(mapping=form.mapping, tlp=form.tlp)
+    settings = importing.runtime.settings
+    limit = settings.max_file_mb * MEBIBYTE
+    data = form.file.file.read(limit + 1)
     try:
         if len(data) > limit:
             raise ValidationFailed(
-                f"the file is larger than {runtime.settings.max_file_mb} MB",
+                f"the file is larger than {settings.max_file_mb} MB",
                 hint="split it into several files",
             )
         if not data:
             raise ValidationFailed("the file is empty", hint="choose a CSV or XLSX file")
-        chosen = READY_MAPPINGS.get(mapping)
+        chosen = READY_MAPPINGS.get(form.mapping)
         if chosen is None:
             raise ValidationFailed("choose one of the column mappings offered")
-        checked = check(data, chosen, tlp=tlp)
+        checked = check(data, chosen, tlp=form.tlp)
     except ValidationFailed as refusal:
-        return _imports_page(request, visitor, status=422, error=refusal.one_line(), **shown)
+        return _imports_page(request, visitor, replace(shown, status=422, error=refusal.one_line()))
     if not checked.ok:
-        return _imports_page(
-            request,
-            visitor,
-            status=422,
-            problems=checked.problems,
-            summary=checked.summary(),
-            **shown,
-        )
-    if check_only:
-        known = already_imported(session, cipher, organisation_id, checked.rows)
+        refused = replace(shown, status=422, problems=checked.problems, summary=checked.summary())
+        return _imports_page(request, visitor, refused)
+    if form.check_only:
+        known = already_imported(importing.session, importing.cipher, organisation_id, checked.rows)
         notice = (
             f"All {checked.lines} rows are good: {len(checked.rows) - known} would be imported "
             f"({known} already imported). Nothing was imported."
         )
-        return _imports_page(request, visitor, notice=notice, **shown)
+        return _imports_page(request, visitor, replace(shown, notice=notice))
     actor = Actor(organisation_id, visitor.reader.actor, "web")
-    job = _start(request, runtime, actor, checked.rows)
+    job = _start(request, importing.runtime, actor, checked.rows)
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
 
 
