@@ -31,185 +31,143 @@ consent statement (a record compiled from published sources, say) is limited by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    Table,
-    and_,
-    case,
-    false,
-    func,
-    literal,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import ColumnElement, Select, Table, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from haven.access.models import Consent, RecordRecipient, RecordShare
+from haven.access import consent_rule
+from haven.access.audiences import (
+    Audience,
+    Cleared,
+    Community,
+    Contributor,
+    Facts,
+    Groups,
+    Public,
+    Recipients,
+    probe,
+)
+from haven.access.consent_rule import Grant
+from haven.access.models import Consent
+from haven.access.reader import IDENTITY_ROLES, RECORD_ROLES, Reader
 from haven.audit.chain import Change, append
-from haven.casework.models import Referral
 from haven.db.base import Base, table_of
-from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role, Tlp
+from haven.domain.enums import PersonRole, Tlp
 from haven.errors import Forbidden, NotFound
-from haven.intake.models import Report
 from haven.registry.models import Incident, IncidentPerson
 from haven.registry.paging import is_record_id
 
-RECORD_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR, Role.ANALYST})
-IDENTITY_ROLES = frozenset({Role.CASEWORKER, Role.COORDINATOR})
+__all__ = [
+    "CONSENTING_ROLES",
+    "IDENTITY_ROLES",
+    "RECORD_ROLES",
+    "RULE",
+    "Facts",
+    "Reader",
+    "probe",
+]
+
 # People whose consent governs an incident: those it happened to.
 CONSENTING_ROLES = (PersonRole.TARGET.value, PersonRole.RELATIVE_TARGETED.value)
 
-_RECIPIENT_KIND = {
-    ContributorKind.NGO: RecipientKind.NGO,
-    ContributorKind.AUTHORITY: RecipientKind.AUTHORITY,
-    ContributorKind.EU_BODY: RecipientKind.EU_BODY,
-    ContributorKind.COMPANY: RecipientKind.COMPANY,
-}
+PUBLIC, COMMUNITY, CONTRIBUTOR = Public(), Community(), Contributor()
+GROUPS, RECIPIENTS, CLEARED = Groups(), Recipients(), Cleared()
 
 
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """Who is reading, as the gate needs to know it."""
+class Rule:
+    """Who a record reaches: by its TLP 2.0 label (https://www.first.org/tlp/), whatever its
+    label through the audiences features hand in, for the public's statistics when cleared; the
+    consent of the people it concerns on top of all of them (:mod:`haven.access.consent_rule`)."""
 
-    user_id: str | None
-    organisation_id: str | None
-    organisation_kind: ContributorKind | None
-    member_state: str | None
-    roles: frozenset[Role]
-    groups: frozenset[str]
-    surface: str
-    scopes: frozenset[str] = frozenset({"read"})
+    def __init__(
+        self, labels: Mapping[Tlp, tuple[Audience, ...]], statistics: tuple[Audience, ...]
+    ) -> None:
+        self.labels = labels
+        self.statistics = statistics
+        self._cases: list[Audience] = []
 
-    @classmethod
-    def public(cls, surface: str) -> Reader:
-        return cls(None, None, None, None, frozenset(), frozenset(), surface)
+    def add_case_audience(self, audience: Audience) -> None:
+        """An audience a feature supplies, reached whatever the label (the person's consent
+        still applies)."""
+        if all(a.name != audience.name for a in self._cases):
+            self._cases.append(audience)
 
     @property
-    def is_public(self) -> bool:
-        return self.organisation_id is None
+    def cases(self) -> tuple[Audience, ...]:
+        return tuple(self._cases)
 
-    @property
-    def recipient_kind(self) -> RecipientKind | None:
-        if self.organisation_kind is None:
-            return None
-        return _RECIPIENT_KIND.get(self.organisation_kind)
+    def by_audience(self) -> list[tuple[Audience, list[str]]]:
+        """Each label audience with the labels that reach it."""
+        found: dict[str, tuple[Audience, list[str]]] = {}
+        for label, audiences in self.labels.items():
+            for audience in audiences:
+                found.setdefault(audience.name, (audience, []))[1].append(label.value)
+        return list(found.values())
 
-    @property
-    def reads_records(self) -> bool:
-        if "read" not in self.scopes:
-            return False
-        return self.is_public or bool(self.roles & RECORD_ROLES)
+    def count_key(self, label: Tlp) -> str:
+        """The ``audience`` key of the count tables: labels reaching the same plain audiences
+        share one key (TLP:AMBER and TLP:AMBER+STRICT both reach the contributor alone unless
+        shared), named after the first of them."""
+        plain = self._plain(label)
+        return next(other.value for other in self.labels if self._plain(other) == plain)
 
-    @property
-    def reads_identities(self) -> bool:
-        return not self.is_public and bool(self.roles & IDENTITY_ROLES)
-
-    @property
-    def reads_narratives(self) -> bool:
-        """Free text may name people, so it follows the identity rule."""
-        return self.reads_identities
-
-    @property
-    def actor(self) -> str:
-        return f"user:{self.user_id}" if self.user_id else "public"
+    def _plain(self, label: Tlp) -> frozenset[str]:
+        return frozenset(a.name for a in self.labels[label] if a.plain)
 
 
-def probe(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    """EXISTS of one matching row, looked up per candidate row through an index. ``OFFSET 0``
-    keeps PostgreSQL from turning a correlated EXISTS inside OR into a "hashed SubPlan" that
-    first collects every share or consent of the reader (200,000 rows for a busy group, 35 ms
-    before the first row); so a page of 50 costs some 50 index probes instead."""
-    return select(literal(1)).where(*conditions).limit(1).offset(0).exists()
+RULE = Rule(
+    labels={
+        Tlp.CLEAR: (PUBLIC, COMMUNITY),
+        Tlp.GREEN: (COMMUNITY,),
+        Tlp.AMBER: (CONTRIBUTOR, GROUPS),
+        Tlp.AMBER_STRICT: (CONTRIBUTOR,),
+        Tlp.RED: (RECIPIENTS,),
+    },
+    statistics=(CLEARED,),
+)
+
+Form = Callable[[Audience, Reader, Table], ColumnElement[bool]]
 
 
-def _label_condition(reader: Reader, table: Table) -> ColumnElement[bool]:
-    tlp = table.c.tlp
-    if reader.is_public:
-        return tlp == Tlp.CLEAR.value
-    entity = table.name
-    own = table.c.contributor_id == reader.organisation_id
-    shared = (
-        probe(
-            RecordShare.entity == entity,
-            RecordShare.record_id == table.c.id,
-            RecordShare.group_id.in_(sorted(reader.groups)),
-        )
-        if reader.groups
-        else false()
-    )
-    named = (
-        probe(
-            RecordRecipient.entity == entity,
-            RecordRecipient.record_id == table.c.id,
-            RecordRecipient.user_id == reader.user_id,
-        )
-        if reader.user_id
-        else false()
-    )
-    return or_(
-        tlp.in_([Tlp.CLEAR.value, Tlp.GREEN.value]),
-        and_(tlp == Tlp.AMBER.value, or_(own, shared)),
-        and_(tlp == Tlp.AMBER_STRICT.value, own),
-        and_(tlp == Tlp.RED.value, named),
-        _referred(reader, table),
-    )
+def _row(audience: Audience, reader: Reader, table: Table) -> ColumnElement[bool]:
+    return audience.row(reader, table)
 
 
-def _referred(reader: Reader, table: Table) -> ColumnElement[bool]:
-    """A case referred to the reader's organisation: its incident and person, whatever their
-    label. And an urgent case, for the authorities of the member state where it happened: a
-    person in danger now who allowed those authorities to see the report should not wait for
-    triage before they can act. The person's consent still applies (below), so neither reaches
-    anyone the person did not allow."""
-    column = {"incidents": Report.incident_id, "people": Report.person_id}.get(table.name)
-    if column is None or reader.organisation_id is None:
-        return false()
-    referred = probe(
-        Referral.to_organisation == reader.organisation_id,
-        Referral.report_id == Report.id,
-        column == table.c.id,
-    )
-    if reader.organisation_kind is not ContributorKind.AUTHORITY or not reader.member_state:
-        return referred
-    urgent_here = probe(
-        column == table.c.id,
-        Report.urgent.is_(True),
-        Incident.id == Report.incident_id,
-        Incident.host_state == reader.member_state,
-    )
-    return or_(referred, urgent_here)
+def _bulk(audience: Audience, reader: Reader, table: Table) -> ColumnElement[bool]:
+    return audience.bulk(reader, table)
 
 
-def consent_blocks(reader: Reader, person_id: ColumnElement[str]) -> ColumnElement[bool]:
-    """True where the person made a consent statement that does not reach this reader."""
-    stated = probe(Consent.person_id == person_id)
-    kind = reader.recipient_kind
-    if kind is None:
-        return stated
-    granted = probe(
-        Consent.person_id == person_id,
-        Consent.recipient_kind == kind.value,
-        Consent.granted.is_(True),
-        or_(Consent.member_state == "", Consent.member_state == (reader.member_state or "")),
-    )
-    return and_(stated, ~granted)
+def _reach(
+    reader: Reader, table: Table, form: Form, *, statistics: bool = False
+) -> ColumnElement[bool]:
+    parts: list[ColumnElement[bool]] = []
+    for audience, labels in RULE.by_audience():
+        if audience.applies(table) and audience.admits(reader):
+            parts.append(and_(table.c.tlp.in_(labels), form(audience, reader, table)))
+    extra = (*RULE.cases, *(RULE.statistics if statistics else ()))
+    parts += [form(a, reader, table) for a in extra if a.applies(table) and a.admits(reader)]
+    return or_(false(), *parts)
 
 
-def _consent_condition(reader: Reader, table: Table) -> ColumnElement[bool]:
+def _consented(reader: Reader, table: Table, *, bulk: bool) -> ColumnElement[bool]:
+    links = table_of(IncidentPerson)
+    blocked: ColumnElement[bool]
     if table.name == "people":
-        blocked = consent_blocks(reader, table.c.id)
+        if bulk:
+            blocked = table.c.id.in_(consent_rule.blocked_people(reader))
+        else:
+            blocked = consent_rule.blocks(reader, table.c.id)
     elif table.name == "incidents":
-        links = table_of(IncidentPerson)
-        blocked = probe(
-            links.c.incident_id == table.c.id,
-            links.c.role.in_(CONSENTING_ROLES),
-            consent_blocks(reader, links.c.person_id),
-        )
+        if bulk:
+            blocked = table.c.id.in_(consent_blocked(reader))
+        else:
+            blocked = probe(
+                links.c.incident_id == table.c.id,
+                links.c.role.in_(CONSENTING_ROLES),
+                consent_rule.blocks(reader, links.c.person_id),
+            )
     else:
         return true()
     if reader.organisation_id is None:
@@ -222,16 +180,53 @@ def visible(reader: Reader, model: type[Base]) -> ColumnElement[bool]:
     if not reader.reads_records:
         return false()
     table = table_of(model)
-    return and_(_label_condition(reader, table), _consent_condition(reader, table))
+    return and_(_reach(reader, table, _row), _consented(reader, table, bulk=False))
 
 
 def counted(reader: Reader) -> ColumnElement[bool]:
-    """The incidents a reader's statistics count, as a condition on ``incidents``."""
-    if not reader.is_public:
-        return visible(reader, Incident)
+    """The incidents a reader's statistics count, as a condition on ``incidents``: what the
+    reader may see, and for the public also what contributors cleared for statistics."""
+    if not reader.reads_records:
+        return false()
     table = table_of(Incident)
-    cleared = or_(table.c.tlp == Tlp.CLEAR.value, table.c.cleared_for_statistics.is_(True))
-    return and_(cleared, _consent_condition(reader, table))
+    reach = _reach(reader, table, _row, statistics=True)
+    return and_(reach, _consented(reader, table, bulk=False))
+
+
+def counted_in_bulk(reader: Reader) -> ColumnElement[bool]:
+    """:func:`counted` in set form: the same rule, with each look-up an uncorrelated ``IN``
+    (shares of the reader's groups, records naming the reader, the audiences of cases, consent)
+    that the database evaluates once for many rows, where :func:`visible` probes per row to list
+    one page fast."""
+    if not reader.reads_records:
+        return false()
+    table = table_of(Incident)
+    reach = _reach(reader, table, _bulk, statistics=True)
+    return and_(reach, _consented(reader, table, bulk=True))
+
+
+def count_key_sql(row: str) -> tuple[str, str]:
+    """The count tables' ``audience`` and ``contributor`` keys of an incident row (a trigger's
+    NEW or OLD, or a table alias), as SQL text derived from :data:`RULE`."""
+    keys = {label: RULE.count_key(label) for label in RULE.labels}
+    shared = {key for key in keys.values() if list(keys.values()).count(key) > 1}
+    alone = [label.value for label, key in keys.items() if key == label.value and key not in shared]
+    rest = sorted({key for label, key in keys.items() if label.value not in alone})
+    quoted = ", ".join(f"'{label}'" for label in alone)
+    if len(rest) == 1:
+        audience = f"CASE WHEN {row}.tlp IN ({quoted}) THEN {row}.tlp ELSE '{rest[0]}' END"
+    else:
+        whens = " ".join(
+            f"WHEN {row}.tlp = '{label.value}' THEN '{key}'" for label, key in keys.items()
+        )
+        audience = f"CASE {whens} END"
+    owned = ", ".join(
+        f"'{label.value}'" for label, audiences in RULE.labels.items() if CONTRIBUTOR in audiences
+    )
+    contributor = (
+        f"CASE WHEN {row}.tlp IN ({owned}) THEN CAST({row}.contributor_id AS TEXT) ELSE '' END"
+    )
+    return audience, contributor
 
 
 def counted_plainly(
@@ -241,118 +236,134 @@ def counted_plainly(
     cleared: ColumnElement[bool],
 ) -> ColumnElement[bool]:
     """:func:`counted` for an incident outside :func:`counted_otherwise`, from what decides it
-    then: the label's audience (``clear``, ``green``, ``amber`` for both AMBER labels, ``red``),
-    the contributor and the clearance for statistics (:mod:`haven.insight.cube`)."""
-    if reader.is_public:
-        return or_(audience == Tlp.CLEAR.value, cleared.is_(True))
+    then: the count tables' keys (:func:`count_key_sql`) — the label's ``audience`` key, the
+    ``contributor`` and the clearance for statistics (:mod:`haven.insight.cube`)."""
     if not reader.reads_records:
         return false()
-    own = and_(audience == "amber", contributor == (reader.organisation_id or ""))
-    return or_(audience.in_([Tlp.CLEAR.value, Tlp.GREEN.value]), own)
+    parts: list[ColumnElement[bool]] = []
+    for plain, labels in RULE.by_audience():
+        if plain.plain and plain.admits(reader):
+            keys = sorted({RULE.count_key(Tlp(label)) for label in labels})
+            parts.append(and_(audience.in_(keys), plain.keyed(reader, contributor)))
+    if any(a.admits(reader) for a in RULE.statistics):
+        parts.append(cleared.is_(True))
+    return or_(false(), *parts)
 
 
 def counted_otherwise(reader: Reader) -> list[Select[str]]:
     """The incidents whose counting for this reader may depend on more than label, contributor,
-    clearance and consent: shared with one of the reader's groups, naming the reader as a
-    recipient, or reported and referred to the reader's organisation (or urgent, for an
-    authority), as the parts of a union. The public counts none of these.
-    Statistics take these through the gate in set form (:func:`counted_in_bulk`)."""
-    if reader.is_public:
-        return []
-    parts = [
-        select(Report.incident_id)
-        .join(Referral, Referral.report_id == Report.id)
-        .where(Referral.to_organisation == reader.organisation_id)
-    ]
-    if reader.groups:
-        parts.append(
-            select(RecordShare.record_id).where(
-                RecordShare.entity == "incidents",
-                RecordShare.group_id.in_(sorted(reader.groups)),
-            )
-        )
-    if reader.user_id:
-        parts.append(
-            select(RecordRecipient.record_id).where(
-                RecordRecipient.entity == "incidents",
-                RecordRecipient.user_id == reader.user_id,
-            )
-        )
-    if reader.organisation_kind is ContributorKind.AUTHORITY and reader.member_state:
-        parts.append(select(Report.incident_id).where(Report.urgent.is_(True)))
+    clearance and consent — those reaching an audience that is not plain (shared with one of the
+    reader's groups, naming the reader, a case referred to the reader's organisation or urgent
+    in the reader's member state) — as the parts of a union. Statistics take these through the
+    gate in set form (:func:`counted_in_bulk`)."""
+    table = table_of(Incident)
+    audiences = [a for a, _labels in RULE.by_audience()] + list(RULE.cases)
+    parts = []
+    for audience in audiences:
+        if audience.plain or not audience.applies(table) or not audience.admits(reader):
+            continue
+        ids = audience.ids(reader, table)
+        if ids is not None:
+            parts.append(ids)
     return parts
 
 
-def counted_in_bulk(reader: Reader) -> ColumnElement[bool]:
-    """:func:`counted` in set form: the same rules, with each look-up an uncorrelated ``IN``
-    (shares of the reader's groups, records naming the reader, referrals to the reader's
-    organisation, urgent reports, consent) that the database evaluates once for many rows,
-    where :func:`visible` probes per row to list one page fast."""
-    table = table_of(Incident)
-    tlp, own = table.c.tlp, table.c.contributor_id == (reader.organisation_id or "")
-    consented = ~table.c.id.in_(consent_blocked(reader))
-    if reader.is_public:
-        cleared = or_(tlp == Tlp.CLEAR.value, table.c.cleared_for_statistics.is_(True))
-        return and_(cleared, consented)
-    if not reader.reads_records:
-        return false()
-    shared: ColumnElement[bool] = false()
-    if reader.groups:
-        shared = table.c.id.in_(
-            select(RecordShare.record_id).where(
-                RecordShare.entity == "incidents",
-                RecordShare.group_id.in_(sorted(reader.groups)),
-            )
-        )
-    named: ColumnElement[bool] = false()
-    if reader.user_id:
-        named = table.c.id.in_(
-            select(RecordRecipient.record_id).where(
-                RecordRecipient.entity == "incidents", RecordRecipient.user_id == reader.user_id
-            )
-        )
-    label = or_(
-        tlp.in_([Tlp.CLEAR.value, Tlp.GREEN.value]),
-        and_(tlp == Tlp.AMBER.value, or_(own, shared)),
-        and_(tlp == Tlp.AMBER_STRICT.value, own),
-        and_(tlp == Tlp.RED.value, named),
-    )
-    referred: ColumnElement[bool] = table.c.id.in_(
-        select(Report.incident_id)
-        .join(Referral, Referral.report_id == Report.id)
-        .where(Referral.to_organisation == reader.organisation_id)
-    )
-    if reader.organisation_kind is ContributorKind.AUTHORITY and reader.member_state:
-        urgent = select(Report.incident_id).where(Report.urgent.is_(True))
-        referred = or_(
-            referred, and_(table.c.host_state == reader.member_state, table.c.id.in_(urgent))
-        )
-    return and_(or_(label, referred), or_(own, consented))
-
-
 def consent_blocked(reader: Reader) -> Select[str]:
-    """The incidents about a person whose consent statement does not reach this reader: the
-    rule of :func:`consent_blocks` as one set, for statistics over many incidents. Outside
-    :func:`counted_otherwise`, an incident is counted when :func:`counted_plainly` counts it,
-    unless it is in this set and the reader's organisation did not contribute it."""
-    kind = reader.recipient_kind
-    if kind is None:
-        people: Select[str] = select(Consent.person_id).distinct()
-    else:
-        reaches = and_(
-            Consent.granted.is_(True),
-            Consent.recipient_kind == kind.value,
-            or_(Consent.member_state == "", Consent.member_state == (reader.member_state or "")),
-        )
-        people = (
-            select(Consent.person_id)
-            .group_by(Consent.person_id)
-            .having(func.max(case((reaches, 1), else_=0)) == 0)
-        )
+    """The incidents about a person whose consent statement does not reach this reader, as one
+    set for statistics over many incidents. Outside :func:`counted_otherwise`, an incident is
+    counted when :func:`counted_plainly` counts it, unless it is in this set and the reader's
+    organisation did not contribute it."""
     links = table_of(IncidentPerson)
     return select(links.c.incident_id).where(
-        links.c.role.in_(CONSENTING_ROLES), links.c.person_id.in_(people)
+        links.c.role.in_(CONSENTING_ROLES),
+        links.c.person_id.in_(consent_rule.blocked_people(reader)),
     )
+
+
+# -- one loaded record, judged for many readers (notifications, exports, feeds) ---------------
+
+
+def load_facts(session: Session, model: type[Base], ids: Iterable[str]) -> dict[str, Facts]:
+    """What decides who may see each of these records, in a few queries for all of them."""
+    table = table_of(model)
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    columns = [table.c.id, table.c.tlp, table.c.contributor_id]
+    cleared = "cleared_for_statistics" in table.c
+    if cleared:
+        columns.append(table.c.cleared_for_statistics)
+    rows = session.execute(select(*columns).where(table.c.id.in_(wanted))).all()
+    audiences = [a for a, _labels in RULE.by_audience()] + list(RULE.cases)
+    members: dict[str, dict[str, set[str]]] = {}
+    for audience in audiences:
+        if not audience.plain and audience.applies(table):
+            members[audience.name] = audience.members(session, table, wanted)
+    consents = _consents_of(session, table, wanted)
+    return {
+        row.id: Facts(
+            tlp=row.tlp.value if isinstance(row.tlp, Tlp) else str(row.tlp),
+            contributor=str(row.contributor_id),
+            cleared=bool(row.cleared_for_statistics) if cleared else False,
+            members={name: frozenset(found.get(row.id, ())) for name, found in members.items()},
+            consents=consents.get(row.id, ()),
+        )
+        for row in rows
+    }
+
+
+def _consents_of(
+    session: Session, table: Table, ids: Sequence[str]
+) -> dict[str, tuple[tuple[Grant, ...], ...]]:
+    if table.name == "people":
+        pairs: list[tuple[str, str]] = [(i, i) for i in ids]
+    elif table.name == "incidents":
+        links = table_of(IncidentPerson)
+        pairs = [
+            (incident, person)
+            for incident, person in session.execute(
+                select(links.c.incident_id, links.c.person_id).where(
+                    links.c.incident_id.in_(ids), links.c.role.in_(CONSENTING_ROLES)
+                )
+            )
+        ]
+    else:
+        return {}
+    grants: dict[str, list[Grant]] = defaultdict(list)
+    people = sorted({person for _record, person in pairs})
+    for row in session.scalars(select(Consent).where(Consent.person_id.in_(people))):
+        grants[row.person_id].append(Grant(row.recipient_kind, row.member_state, row.granted))
+    found: dict[str, list[tuple[Grant, ...]]] = defaultdict(list)
+    for record, person in sorted(set(pairs)):
+        if grants.get(person):
+            found[record].append(tuple(grants[person]))
+    return {record: tuple(statements) for record, statements in found.items()}
+
+
+def sees(reader: Reader, facts: Facts) -> bool:
+    """:func:`visible` for one loaded record."""
+    return reader.reads_records and _judge(reader, facts, statistics=False)
+
+
+def counts(reader: Reader, facts: Facts) -> bool:
+    """:func:`counted` for one loaded incident."""
+    return reader.reads_records and _judge(reader, facts, statistics=True)
+
+
+def _judge(reader: Reader, facts: Facts, *, statistics: bool) -> bool:
+    label = Tlp(facts.tlp)
+    reached = any(
+        a.admits(reader) and a.holds(reader, facts) for a in RULE.labels.get(label, ())
+    ) or any(a.admits(reader) and a.holds(reader, facts) for a in RULE.cases)
+    if statistics:
+        reached = reached or any(
+            a.admits(reader) and a.holds(reader, facts) for a in RULE.statistics
+        )
+    if not reached:
+        return False
+    if reader.organisation_id is not None and facts.contributor == reader.organisation_id:
+        return True
+    return all(consent_rule.reaches(grants, reader) for grants in facts.consents)
 
 
 def visible_ids(
