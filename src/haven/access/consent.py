@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haven.access.integrity import consent_state_change
 from haven.access.models import Consent, ConsentEvent
 from haven.audit.chain import Change, append
 from haven.db.values import new_id, utcnow
@@ -45,7 +46,9 @@ def state_consent(
     session: Session, person_id: str, statements: Sequence[Statement], *, actor: str
 ) -> list[Change]:
     """Record several consent decisions at once; returns the audit changes for the caller to
-    append (so a report's records, consent and receipt join the chain in one append)."""
+    append (so a report's records, consent and receipt join the chain in one append).
+
+    A statement naming no member state is one for all of them (:mod:`.consent_rule`)."""
     if session.get(Person, person_id) is None:
         raise NotFound(f"no person {person_id}")
     now = utcnow()
@@ -74,6 +77,13 @@ def state_consent(
         else:
             row.granted = statement.granted
             row.updated_at = now
+        if not state:
+            # A statement for every member state decides for each of them: a withdrawal
+            # revokes every grant it covered, a grant lifts every narrower withdrawal.
+            for (other_kind, _state), other in current.items():
+                if other_kind == kind.value and other is not row:
+                    other.granted = statement.granted
+                    other.updated_at = now
         events.append(
             ConsentEvent(
                 id=new_id(),
@@ -88,5 +98,49 @@ def state_consent(
         action = "consent-grant" if statement.granted else "consent-revoke"
         changes.append(Change(actor, action, "people", person_id, after=f"{kind.value}:{state}"))
     session.add_all(events)
+    session.flush()
+    changes.append(consent_state_change(session, person_id, actor))
+    return changes
+
+
+def host_state_corrected(
+    session: Session, person_ids: Sequence[str], old_host: str | None, *, actor: str
+) -> list[Change]:
+    """A consent to the authorities "of the member state where it happened" was given for the
+    host state as it then stood. When that host state is corrected, the grant for the old state
+    no longer holds (unless the person consented for every member state), and none is made for
+    the new one: the person is asked again. Returns the audit changes for the caller to append."""
+    if not old_host:
+        return []
+    kind = RecipientKind.AUTHORITY.value
+    rows = session.scalars(
+        select(Consent).where(Consent.person_id.in_(sorted(set(person_ids))))
+    ).all()
+    every = {
+        r.person_id for r in rows if r.recipient_kind == kind and not r.member_state and r.granted
+    }
+    now = utcnow()
+    changes = []
+    for row in rows:
+        if row.recipient_kind != kind or row.member_state != old_host or not row.granted:
+            continue
+        if row.person_id in every:
+            continue
+        row.granted = False
+        row.updated_at = now
+        session.add(
+            ConsentEvent(
+                id=new_id(),
+                person_id=row.person_id,
+                recipient_kind=kind,
+                member_state=old_host,
+                granted=False,
+                recorded_by=actor,
+                recorded_at=now,
+            )
+        )
+        changes.append(
+            Change(actor, "consent-revoke", "people", row.person_id, after=f"{kind}:{old_host}")
+        )
     session.flush()
     return changes

@@ -452,15 +452,18 @@ def _record_consent(
     actor: str,
 ) -> list[Change]:
     """A statement for every kind of recipient. Consent to authorities is consent to those of
-    the EU member state where it happened; without one it cannot be given here (a caseworker
-    records a wider consent with the person, if they give it)."""
+    the EU member state where it happened, and cannot be given here without one (a caseworker
+    records a wider consent with the person, if they give it). A kind left out is withdrawn for
+    every member state, whatever the host state now is."""
     in_union = host_state is not None and is_member_state(host_state)
     statements = []
     for kind in RecipientKind:
-        authority = kind is RecipientKind.AUTHORITY
-        given = kind in granted and (in_union or not authority)
-        state = host_state if authority and in_union else None
-        statements.append(Statement(kind, given, state))
+        if kind not in granted:
+            statements.append(Statement(kind, False))
+        elif kind is not RecipientKind.AUTHORITY:
+            statements.append(Statement(kind, True))
+        elif in_union:
+            statements.append(Statement(kind, True, host_state))
     return state_consent(session, person_id, statements, actor=actor)
 
 

@@ -15,6 +15,7 @@ from haven.access.reads import (
     get_incident,
     list_incidents,
 )
+from haven.casework.corrections import HostCorrection
 from haven.domain.enums import IncidentStatus, Tlp
 from haven.intake.idempotency import Answer, KeyedRequest, once, request_digest
 from haven.registry.models import Incident
@@ -185,20 +186,32 @@ def create(
     return replayable(answer, f"/api/v1/incidents/{answer.body.get('id')}")
 
 
+class IncidentReplaced(IncidentOut):
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the change did beyond the record: an organisation the case was "
+        "referred to that no longer sees it, because the person's consent was given for the "
+        "host state as it stood.",
+    )
+
+
 @router.put(
     "/{incident_id}",
     summary="Replace an incident",
-    response_model=IncidentOut,
+    response_model=IncidentReplaced,
     responses=replace_responses("incident"),
 )
 def replace(
     incident_id: str,
     data: IncidentIn,
     request: AuthoringDep,
-) -> IncidentOut:
+) -> IncidentReplaced:
+    correction = HostCorrection.before(request.session, incident_id)
     replace_own(
         request, Incident, incident_id, lambda writer: writer.replace_incident(incident_id, data)
     )
-    return _out(
+    warnings = correction.after(request.session, actor=request.reader.actor)
+    view = _out(
         get_incident(request.session, request.cipher, request.reader, incident_id), detail=True
     )
+    return IncidentReplaced(**view.model_dump(), warnings=warnings)
