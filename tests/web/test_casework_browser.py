@@ -15,7 +15,7 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, ReportStatus, Role
 from haven.intake.reports import set_intake_organisation
 from haven.runtime import Runtime
-from haven.web.report import STATUS_WORDS
+from haven.web.report_follow_up import STATUS_WORDS
 
 PASSWORD = "correct horse battery staple"
 NARRATIVE = "A man from the consulate followed me home from the community centre twice."

@@ -38,7 +38,8 @@ from haven.settings import Settings
 from haven.web.app import create_app
 from haven.web.bodylimit import BodyLimit
 from haven.web.limits import IntakeLimits
-from haven.web.report import FOLLOW_UP_COOKIE, FOLLOW_UP_MINUTES, LANG_COOKIE
+from haven.web.report import LANG_COOKIE
+from haven.web.report_follow_up import FOLLOW_UP_COOKIE, FOLLOW_UP_MINUTES
 
 PASSWORD = "correct horse battery staple"
 NARRATIVE = "Two men from the embassy waited outside my flat and named my sister."

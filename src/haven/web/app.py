@@ -37,7 +37,8 @@ from haven.web.pages import RedirectTo
 from haven.web.pages import router as pages_router
 from haven.web.referrals import router as referrals_router
 from haven.web.report import public_error
-from haven.web.report import router as report_router
+from haven.web.report_follow_up import router as report_follow_up_router
+from haven.web.report_form import router as report_form_router
 from haven.web.reports import router as reports_router
 from haven.web.templating import TEMPLATES
 
@@ -119,7 +120,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health_router)
     app.include_router(incidents_router)
     app.include_router(pages_router)
-    app.include_router(report_router)
+    app.include_router(report_form_router)
+    app.include_router(report_follow_up_router)
     app.include_router(reports_router)
     app.include_router(referrals_router)
     app.include_router(admin_router)
