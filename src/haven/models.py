@@ -24,6 +24,7 @@ from haven.insight.models import (
 )
 from haven.intake.models import EvidenceFile, IdempotencyKey, ImportedRow, Report, ReportMessage
 from haven.notify.models import InboxItem, OutboxMessage, Subscription, Webhook
+from haven.registry.history import RecordVersion
 from haven.registry.models import (
     Contributor,
     Evidence,
@@ -72,6 +73,7 @@ __all__ = [
     "ProfileCount",
     "RecordRecipient",
     "RecordShare",
+    "RecordVersion",
     "Referral",
     "Report",
     "ReportMessage",

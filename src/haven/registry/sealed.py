@@ -3,6 +3,7 @@ looked up and re-encrypted under a new key."""
 
 from __future__ import annotations
 
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from haven.crypto.fields import FieldCipher
 from haven.db.dialect import Guid
 from haven.errors import NotFound
+from haven.registry.history import RecordVersion
 from haven.registry.models import Person, PersonLookup
 from haven.registry.schemas import Identity, parse_json
 
@@ -123,13 +125,43 @@ def reencrypt_batch(
     return last, len(rows), changed
 
 
+def reencrypt_versions(
+    session: Session, cipher: FieldCipher, after_id: str | None, limit: int
+) -> tuple[str | None, int, int]:
+    """:func:`reencrypt_batch` for the ciphertext kept in earlier versions of records
+    (:mod:`haven.registry.history`), each value still bound to its record's column. Returns the
+    last id seen (None when done), versions seen and values changed."""
+    kept_in = RecordVersion.id, RecordVersion.entity, RecordVersion.record_id, RecordVersion.sealed
+    query = select(*kept_in).order_by(RecordVersion.id).limit(limit)
+    if after_id is not None:
+        query = query.where(RecordVersion.id > after_id)
+    versions = session.execute(query).all()
+    changed = 0
+    for version in versions:
+        fresh = dict(version.sealed)
+        for column, kept in version.sealed.items():
+            context = sealed_context(version.entity, column, version.record_id)
+            again = None if kept is None else cipher.reencrypt(b64decode(kept), context)
+            if again is not None:
+                fresh[column] = b64encode(again).decode("ascii")
+                changed += 1
+        if fresh != version.sealed:
+            # The one column the append-only triggers let change: the content stays the same.
+            session.execute(
+                update(RecordVersion).where(RecordVersion.id == version.id).values(sealed=fresh)
+            )
+    last = versions[-1].id if len(versions) == limit else None
+    return last, len(versions), changed
+
+
 def reencrypt_all(
     transaction: Callable[[], AbstractContextManager[Session]],
     cipher: FieldCipher,
     batch_size: int,
 ) -> int:
-    """Re-encrypt every sealed column under the active key, one transaction per batch (each
-    from ``transaction``), so a long rotation can stop and resume without losing work."""
+    """Re-encrypt every sealed column and the kept earlier versions under the active key, one
+    transaction per batch (each from ``transaction``), so a long rotation can stop and resume
+    without losing work."""
     changed = 0
     for spec in SEALED_COLUMNS:
         after: str | None = None
@@ -139,7 +171,13 @@ def reencrypt_all(
             changed += count
             if after is None:
                 break
-    return changed
+    after = None
+    while True:
+        with transaction() as session:
+            after, _, count = reencrypt_versions(session, cipher, after, batch_size)
+        changed += count
+        if after is None:
+            return changed
 
 
 def key_numbers_in_use(session: Session, cipher: FieldCipher) -> set[int]:
@@ -152,4 +190,7 @@ def key_numbers_in_use(session: Session, cipher: FieldCipher) -> set[int]:
             select(column).where(column.is_not(None)).execution_options(yield_per=5000)
         ):
             used.add(cipher.key_number(ciphertext)[1])
+    query = select(RecordVersion.sealed).execution_options(yield_per=5000)
+    for (sealed,) in session.execute(query):
+        used.update(cipher.key_number(b64decode(v))[1] for v in sealed.values() if v is not None)
     return used

@@ -24,7 +24,7 @@ from haven.db.values import new_id, utcnow
 from haven.domain.enums import OrganisationRole, PersonRole, Relationship
 from haven.domain.taxonomy import CURRENT_VERSION
 from haven.errors import NotFound, ValidationFailed
-from haven.registry import models
+from haven.registry import history, models
 from haven.registry.schemas import (
     EvidenceIn,
     IncidentIn,
@@ -208,40 +208,16 @@ class RegistryWriter:
 
     def add_instrument(self, data: InstrumentIn) -> str:
         instrument_id = new_id()
-        if data.subject_id is not None:
-            self._require(models.Person, data.subject_id)
-        reference = self._seal("legal_instruments", "reference", instrument_id, data.reference)
-        state = {
-            "id": instrument_id,
-            "kind": data.kind.value,
-            "issuing_state": data.issuing_state,
-            "subject_id": data.subject_id,
-            "issued_on": data.issued_on,
-            "status": data.status.value,
-            "status_on": data.status_on,
-            "reference": reference,
-            **self._labelled(data.tlp.value, self._now),
-        }
+        values = self._instrument_values(instrument_id, data)
+        state = {"id": instrument_id, **values, **self._provenance(self._now)}
         extra = {"reference": self._fingerprint(data.reference)}
         self._record(models.LegalInstrument, INSTRUMENT_COLUMNS, state, extra)
         return self._maybe_flush(instrument_id)
 
     def add_evidence(self, data: EvidenceIn) -> str:
         evidence_id = new_id()
-        filename = self._seal("evidence", "filename", evidence_id, data.filename)
-        state = {
-            "id": evidence_id,
-            "filename": filename,
-            "media_type": data.media_type,
-            "size_bytes": data.size_bytes,
-            "sha256": data.sha256,
-            "acquired_at": data.acquired_at,
-            "acquisition_method": data.acquisition_method.value,
-            "acquired_by": data.acquired_by,
-            "source_reliability": data.source_reliability,
-            "information_credibility": data.information_credibility,
-            **self._labelled(data.tlp.value, self._now),
-        }
+        values = self._evidence_values(evidence_id, data)
+        state = {"id": evidence_id, **values, **self._provenance(self._now)}
         self._record(
             models.Evidence, EVIDENCE_COLUMNS, state, {"filename": self._fingerprint(data.filename)}
         )
@@ -341,6 +317,13 @@ class RegistryWriter:
     def replace_organisation(self, organisation_id: str, data: OrganisationIn) -> None:
         self._replace(models.Organisation, organisation_id, self._organisation_values(data))
 
+    def replace_instrument(self, instrument_id: str, data: InstrumentIn) -> None:
+        values = self._instrument_values(instrument_id, data)
+        self._replace(models.LegalInstrument, instrument_id, values)
+
+    def replace_evidence(self, evidence_id: str, data: EvidenceIn) -> None:
+        self._replace(models.Evidence, evidence_id, self._evidence_values(evidence_id, data))
+
     def _replace(
         self,
         model: type[Base],
@@ -350,11 +333,15 @@ class RegistryWriter:
     ) -> None:
         self.flush()
         table = table_of(model)
+        # Read first: it locks the row, so what follows sees the state it replaces.
+        earlier = history.earlier(self.session, model, record_id)
         before = stored_state(self.session, self.cipher, model, record_id)
         self.session.execute(update(table).where(table.c.id == record_id).values(values))
         if also is not None:
             also()
         after = stored_state(self.session, self.cipher, model, record_id)
+        changed = history.changed_fields(before, after)
+        history.keep(self.session, earlier, changed, self.actor.name, values["updated_at"])
         self._changes.append(
             self._change("update", table.name, record_id, before=before, after=after)
         )
@@ -491,6 +478,38 @@ class RegistryWriter:
         }
         return values, lookups, self._fingerprint(plaintext)
 
+    def _instrument_values(self, instrument_id: str, data: InstrumentIn) -> dict[str, Any]:
+        if data.subject_id is not None:
+            self._require(models.Person, data.subject_id)
+        return {
+            "kind": data.kind.value,
+            "issuing_state": data.issuing_state,
+            "subject_id": data.subject_id,
+            "issued_on": data.issued_on,
+            "status": data.status.value,
+            "status_on": data.status_on,
+            "reference": self._seal(
+                "legal_instruments", "reference", instrument_id, data.reference
+            ),
+            "tlp": data.tlp.value,
+            "updated_at": self._now,
+        }
+
+    def _evidence_values(self, evidence_id: str, data: EvidenceIn) -> dict[str, Any]:
+        return {
+            "filename": self._seal("evidence", "filename", evidence_id, data.filename),
+            "media_type": data.media_type,
+            "size_bytes": data.size_bytes,
+            "sha256": data.sha256,
+            "acquired_at": data.acquired_at,
+            "acquisition_method": data.acquisition_method.value,
+            "acquired_by": data.acquired_by,
+            "source_reliability": data.source_reliability,
+            "information_credibility": data.information_credibility,
+            "tlp": data.tlp.value,
+            "updated_at": self._now,
+        }
+
     def _organisation_values(self, data: OrganisationIn) -> dict[str, Any]:
         return {
             "name": data.name,
@@ -526,9 +545,6 @@ class RegistryWriter:
             "contributed_by": self.actor.name,
             "contributed_at": now,
         }
-
-    def _labelled(self, tlp: str, now: Any) -> dict[str, Any]:
-        return {"tlp": tlp, "updated_at": now, **self._provenance(now)}
 
     def _maybe_flush(self, record_id: str) -> str:
         if self._buffered >= self.batch_rows:
