@@ -304,20 +304,24 @@ def make_incident() -> Any:
     return add_incident
 
 
-def add_incident(
-    session: Session,
-    cipher: FieldCipher,
-    contributor: str,
-    *,
-    tlp: Tlp = Tlp.GREEN,
-    host_state: str | None = "DE",
-    origin_state: str = "BY",
-    tactics: tuple[str, ...] = ("intimidation",),
-    consent: tuple[RecipientKind, ...] | None = None,
-    consent_state: str | None = None,
-) -> tuple[str, str]:
-    """An incident with a named target; ``consent`` None leaves the person without a statement
+@dataclass(frozen=True)
+class IncidentShape:
+    """What ``make_incident`` varies; ``consent`` None leaves the person without a statement
     (labels alone decide), otherwise exactly these kinds are granted."""
+
+    tlp: Tlp = Tlp.GREEN
+    host_state: str | None = "DE"
+    origin_state: str = "BY"
+    tactics: tuple[str, ...] = ("intimidation",)
+    consent: tuple[RecipientKind, ...] | None = None
+    consent_state: str | None = None
+
+
+def add_incident(
+    session: Session, cipher: FieldCipher, contributor: str, **shape: Any
+) -> tuple[str, str]:
+    """An incident with a named target, shaped by ``IncidentShape``'s fields."""
+    spec = IncidentShape(**shape)
     writer = RegistryWriter(session, cipher, Actor(contributor, "test", "test"))
     incident_id = writer.add_incident(
         IncidentIn.model_validate(
@@ -325,18 +329,22 @@ def add_incident(
                 "title": TITLE,
                 "narrative": NARRATIVE,
                 "occurred": {"start": "2025-03-01"},
-                "origin_state": origin_state,
-                "host_state": host_state,
-                "tactics": list(tactics),
-                "tlp": tlp.value,
+                "origin_state": spec.origin_state,
+                "host_state": spec.host_state,
+                "tactics": list(spec.tactics),
+                "tlp": spec.tlp.value,
             }
         )
     )
-    person_id = writer.add_person(PersonIn(identity=Identity(names=(Name(value=TARGET),)), tlp=tlp))
+    person_id = writer.add_person(
+        PersonIn(identity=Identity(names=(Name(value=TARGET),)), tlp=spec.tlp)
+    )
     writer.link_person(incident_id, person_id, PersonRole.TARGET)
     writer.flush()
-    if consent is not None:
+    if spec.consent is not None:
         for kind in RecipientKind:
-            state = consent_state if kind is RecipientKind.AUTHORITY else None
-            set_consent(session, person_id, kind, kind in consent, actor="test", member_state=state)
+            state = spec.consent_state if kind is RecipientKind.AUTHORITY else None
+            set_consent(
+                session, person_id, kind, kind in spec.consent, actor="test", member_state=state
+            )
     return incident_id, person_id

@@ -14,12 +14,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from haven.crypto.fields import FieldCipher
 from haven.domain.enums import Tlp
 from haven.notify.events import Event, EventKind
 from haven.notify.models import Channel, OutboxMessage
 from haven.notify.outbox import emit, reference
-from haven.notify.subscriptions import Owner, Rules, add_subscription, add_webhook
+from haven.notify.subscriptions import Endpoint, Owner, Rules, add_subscription, add_webhook
 from haven.runtime import Runtime
 from haven.settings import Settings
 
@@ -50,18 +49,13 @@ def _wait_for(condition: Any, seconds: float, what: str) -> None:
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_are_recognisable(
-    runtime: Runtime,
-    cipher: FieldCipher,
-    settings: Settings,
-    *,
-    world: Any,
-    make_incident: Any,
-    receiver: Any,
+    runtime: Runtime, settings: Settings, world: Any, make_incident: Any, receiver: Any
 ) -> None:
+    cipher = runtime.cipher()
     with runtime.transaction() as session:
         org = Owner(organisation_id=world.de_authority)
         add_subscription(session, cipher, org, Rules(Channel.WEBHOOK), actor="t")
-        hook = add_webhook(session, cipher, world.de_authority, receiver.url, actor="t")
+        hook = add_webhook(session, cipher, Endpoint(world.de_authority, receiver.url), actor="t")
         incident_id, _ = make_incident(session, cipher, world.ngo)
         for _ in range(MESSAGES):
             emit(session, cipher, _event(incident_id))

@@ -18,7 +18,7 @@ from haven.crypto.fields import FieldCipher
 from haven.intake.models import Report
 from haven.intake.reports import ReportIn, set_intake_organisation
 from haven.notify.models import Channel, OutboxMessage
-from haven.notify.subscriptions import Owner, Rules, add_subscription, add_webhook
+from haven.notify.subscriptions import Endpoint, Owner, Rules, add_subscription, add_webhook
 from haven.notify.worker import deliver_batch
 from haven.runtime import Runtime
 from haven.web.app import create_app
@@ -60,7 +60,7 @@ def _subscribe_focal_point(
         org = Owner(organisation_id=world.de_authority)
         hook_rules = Rules(Channel.WEBHOOK, host_state="DE", urgent_only=True)
         add_subscription(session, cipher, org, hook_rules, actor="t")
-        hook = add_webhook(session, cipher, world.de_authority, receiver.url, actor="t")
+        hook = add_webhook(session, cipher, Endpoint(world.de_authority, receiver.url), actor="t")
         # Someone in France subscribed to everything: the report is not theirs to see.
         add_subscription(
             session, cipher, Owner(user_id=world.fr_focal_point), Rules(Channel.EMAIL), actor="t"

@@ -13,14 +13,18 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from haven.access.accounts import NewUser, create_user
 from haven.cli.worker import embedded_worker
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id, utcnow
-from haven.domain.enums import Tlp
+from haven.domain.enums import ReportChannel, Role, Tlp
+from haven.intake.models import Report
+from haven.intake.reports import ReportIn, Submission, submit_report
 from haven.notify.events import Event, EventKind
 from haven.notify.models import Channel, InboxItem, Mode, OutboxMessage, Webhook
 from haven.notify.outbox import emit, reference
 from haven.notify.subscriptions import (
+    Endpoint,
     Owner,
     Rules,
     add_subscription,
@@ -31,10 +35,13 @@ from haven.notify.worker import (
     DISABLE_AFTER_FAILURES,
     MAX_ATTEMPTS,
     WEBHOOK_DISABLED,
+    Claim,
+    Loop,
     backoff,
     claim,
     deliver_batch,
     digest_boundary,
+    run_worker,
 )
 from haven.runtime import Runtime
 
@@ -61,7 +68,7 @@ def _hooked(runtime: Runtime, cipher: FieldCipher, world: Any, receiver: Any) ->
     with runtime.transaction() as session:
         org = Owner(organisation_id=world.de_authority)
         add_subscription(session, cipher, org, Rules(Channel.WEBHOOK), actor="t")
-        hook = add_webhook(session, cipher, world.de_authority, receiver.url, actor="t")
+        hook = add_webhook(session, cipher, Endpoint(world.de_authority, receiver.url), actor="t")
     receiver.secret = hook.secret
     return hook.id
 
@@ -87,14 +94,9 @@ def _with_mail(runtime: Runtime, port: int) -> None:
 
 
 def test_messages_are_delivered_after_commit_by_every_channel(
-    runtime: Runtime,
-    cipher: FieldCipher,
-    world: Any,
-    *,
-    make_incident: Any,
-    receiver: Any,
-    smtp_server: Any,
+    runtime: Runtime, world: Any, make_incident: Any, receiver: Any, smtp_server: Any
 ) -> None:
+    cipher = runtime.cipher()
     _with_mail(runtime, smtp_server.port)
     _hooked(runtime, cipher, world, receiver)
     with runtime.transaction() as session:
@@ -239,15 +241,8 @@ def test_a_lease_that_ran_out_is_taken_again_with_the_same_delivery_id(
     now = utcnow()
     # A worker claims the rows and dies before sending anything.
     with runtime.transaction() as session:
-        jobs = claim(
-            session,
-            cipher,
-            runtime.settings,
-            10,
-            token=new_id(),
-            now=now,
-            lease=timedelta(seconds=60),
-        )
+        lease = Claim(new_id(), now, timedelta(seconds=60), limit=10)
+        jobs = claim(session, cipher, runtime.settings, lease)
     assert len(jobs) == 3
     assert deliver_batch(runtime, clock=lambda: now + timedelta(seconds=59)) == 0
 
@@ -366,17 +361,83 @@ def test_the_worker_in_serve_delivers_in_the_background(
 
 
 def test_haven_worker_once_delivers_what_is_due(
-    runtime: Runtime,
-    cipher: FieldCipher,
-    world: Any,
-    *,
-    make_incident: Any,
-    receiver: Any,
-    cli: Any,
+    runtime: Runtime, world: Any, make_incident: Any, receiver: Any, cli: Any
 ) -> None:
+    cipher = runtime.cipher()
     _hooked(runtime, cipher, world, receiver)
     _emit(runtime, cipher, world, make_incident, n=2)
     outcome = cli("worker", "--once")
     assert outcome.code == 0, outcome.err
     assert "handled 2 messages" in outcome.out
     assert len(receiver.deliveries) == 2
+
+
+def test_the_worker_runs_the_periodic_tasks_its_caller_hands_it(runtime: Runtime) -> None:
+    calls: list[str] = []
+    stop = threading.Event()
+
+    def failing(_runtime: Runtime) -> None:
+        calls.append("failing")
+        raise RuntimeError("a task that fails does not stop the worker")
+
+    def counting(_runtime: Runtime) -> int:
+        calls.append("counting")
+        if calls.count("counting") == 2:
+            stop.set()
+        return 0
+
+    loop = Loop(interval=0.01, periodic=(failing, counting), periodic_seconds=0.05)
+    started = time.monotonic()
+    thread = threading.Thread(target=run_worker, args=(runtime, stop, loop), daemon=True)
+    thread.start()
+    thread.join(timeout=15)
+
+    assert not thread.is_alive()
+    assert calls == ["failing", "counting", "failing", "counting"]
+    assert time.monotonic() - started >= 0.05  # the second round waited for its time
+
+
+def test_the_worker_in_serve_escalates_a_late_case(
+    runtime: Runtime, cipher: FieldCipher, world: Any
+) -> None:
+    with runtime.transaction() as session:
+        login = "coordinator@ngo.example.org"
+        new = NewUser(
+            world.ngo, login, "correct horse battery staple", frozenset({Role.COORDINATOR})
+        )
+        coordinator = create_user(session, cipher, new, actor="test")
+        submission = Submission(world.ngo, ReportChannel.API, "test", "test")
+        receipt = submit_report(session, cipher, _late_report(), submission)
+        # Received three hours ago: an urgent case is due for triage within two.
+        long_ago = utcnow() - timedelta(hours=3)
+        session.execute(
+            update(Report)
+            .where(Report.id == receipt.report_id)
+            .values(received_at=long_ago, ack_due_at=long_ago + timedelta(hours=2))
+        )
+    passed = select(InboxItem).where(
+        InboxItem.user_id == coordinator, InboxItem.kind == EventKind.DEADLINE_PASSED.value
+    )
+    found: list[InboxItem] = []
+    with embedded_worker(runtime):
+        deadline = time.monotonic() + 15
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with runtime.reading() as session:
+                found = list(session.scalars(passed))
+    assert [item.link for item in found] == [f"/reports/{receipt.report_id}"]
+
+
+def _late_report() -> ReportIn:
+    return ReportIn.model_validate(
+        {
+            "what_happened": "Two men from the consulate waited outside my flat.",
+            "tactics": ["intimidation"],
+            "occurred": {"start": "2026-03-01", "precision": "month"},
+            "origin_state": "BY",
+            "host_state": "DE",
+            "target_name": "Zerafshan Quillborough-Nakamura",
+            "urgent": True,
+            "consent": ["ngo"],
+        }
+    )

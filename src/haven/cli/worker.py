@@ -13,13 +13,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from haven.casework.notices import escalate_late
 from haven.db.engine import check_connection
-from haven.notify.worker import BATCH_SIZE, LEASE_SECONDS, deliver_batch, run_worker
+from haven.notify.worker import BATCH_SIZE, LEASE_SECONDS, Loop, Task, deliver_batch, run_worker
 from haven.runtime import Runtime, open_runtime
 from haven.settings import load_settings
 
 out = Console(soft_wrap=True)
 log = logging.getLogger("haven.notify")
+
+# What every worker runs besides delivering, in `haven worker` and inside `haven serve` alike:
+# late cases and referrals are escalated, and those about to be late warned of.
+PERIODIC: tuple[Task, ...] = (escalate_late,)
 
 
 def worker(
@@ -60,7 +65,8 @@ def worker(
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
         log.info("delivering notifications (Ctrl+C stops)")
-        run_worker(runtime, stop, interval, limit=batch, lease_seconds=lease)
+        loop = Loop(interval=interval, limit=batch, lease_seconds=lease, periodic=PERIODIC)
+        run_worker(runtime, stop, loop)
 
 
 # How long the worker inside `haven serve` waits when the outbox is empty: a notification waits
@@ -77,7 +83,7 @@ def embedded_worker(runtime: Runtime, *, enabled: bool = True) -> Iterator[None]
     stop = threading.Event()
     thread = threading.Thread(
         target=run_worker,
-        args=(runtime, stop, SERVE_INTERVAL),
+        args=(runtime, stop, Loop(interval=SERVE_INTERVAL, periodic=PERIODIC)),
         name="haven-worker",
         daemon=True,
     )

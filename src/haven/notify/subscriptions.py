@@ -17,6 +17,7 @@ from haven.domain.countries import check_country
 from haven.domain.enums import Tlp
 from haven.domain.taxonomy import load_taxonomy
 from haven.errors import NotFound, ValidationFailed
+from haven.notify.channels import channel_named
 from haven.notify.events import EventKind
 from haven.notify.models import Channel, Mode, OutboxMessage, Subscription, WatchEntity, Webhook
 from haven.registry.paging import is_record_id
@@ -85,13 +86,9 @@ def add_subscription(
 def _check(owner: Owner, rules: Rules) -> None:
     if (owner.user_id is None) == (owner.organisation_id is None):
         raise ValidationFailed("a subscription belongs to a user or to an organisation")
-    if owner.user_id is not None and rules.channel is Channel.WEBHOOK:
-        raise ValidationFailed("webhooks belong to organisations", hint="ask an administrator")
-    if owner.organisation_id is not None and rules.channel is Channel.EMAIL:
-        if not rules.address or "@" not in rules.address or len(rules.address) > 320:
-            raise ValidationFailed("give the e-mail address the organisation is told at")
-    elif rules.address:
-        raise ValidationFailed("a user is told at their own login address")
+    channel_named(rules.channel).check(
+        organisation=owner.organisation_id is not None, address=rules.address
+    )
     if rules.watch_id and (rules.watch_entity is None or not is_record_id(rules.watch_id)):
         raise ValidationFailed("name the watched person or organisation by its record id")
 
@@ -123,21 +120,25 @@ def subscriptions_of(session: Session, owner: Owner) -> list[Subscription]:
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A webhook to add: whose it is, where it points, which labels' records it may receive
+    in full."""
+
+    organisation_id: str
+    url: str
+    approved: frozenset[Tlp] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class NewWebhook:
     id: str
     secret: str  # shown once
 
 
 def add_webhook(
-    session: Session,
-    cipher: FieldCipher,
-    organisation_id: str,
-    url: str,
-    approved: frozenset[Tlp] = frozenset(),
-    *,
-    actor: str,
+    session: Session, cipher: FieldCipher, endpoint: Endpoint, *, actor: str
 ) -> NewWebhook:
-    url = url.strip()
+    url = endpoint.url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise ValidationFailed("a webhook needs an http or https URL")
@@ -148,12 +149,12 @@ def add_webhook(
     session.add(
         Webhook(
             id=webhook_id,
-            organisation_id=organisation_id,
+            organisation_id=endpoint.organisation_id,
             url=url,
             secret=cipher.encrypt(
                 secret.encode(), sealed_context("webhooks", "secret", webhook_id)
             ),
-            approved_tlp=sorted(label.value for label in approved),
+            approved_tlp=sorted(label.value for label in endpoint.approved),
             consecutive_failures=0,
             created_by=actor,
             created_at=utcnow(),

@@ -15,6 +15,10 @@ worker (or the same one restarted) sends them again under the same ``delivery_id
 receiver recognises the re-delivery. A webhook that fails 5 times in a row is disabled, and its
 organisation's administrators find a notice in their inbox.
 
+Each row is delivered by its channel, looked up in :data:`haven.notify.channels.CHANNELS`; the
+worker knows no channel by name. Other features' recurring work (escalating late cases) is handed
+in by the caller as ``periodic`` tasks, so notification imports none of them.
+
 The worker logs delivery ids, channels and error classes, never a message's content or address.
 """
 
@@ -25,7 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -35,20 +39,20 @@ from sqlalchemy.orm import Session
 
 from haven.access.models import User
 from haven.audit.chain import Change, append
-from haven.casework.notices import escalate_late
 from haven.crypto.fields import FieldCipher
 from haven.db.dialect import skip_locked
 from haven.db.values import new_id, utcnow
 from haven.domain.enums import Role
 from haven.notify.channels import (
+    CHANNELS,
+    Channel,
     DeliveryFailed,
-    Item,
     Notice,
-    deliver_to_inbox,
-    send_email,
-    send_webhook,
+    Recipient,
+    Refused,
+    channel_named,
 )
-from haven.notify.models import Channel, InboxItem, OutboxMessage, Webhook
+from haven.notify.models import InboxItem, OutboxMessage, Webhook
 from haven.notify.outbox import open_content, reference
 from haven.registry.sealed import sealed_context
 from haven.runtime import Runtime
@@ -87,12 +91,19 @@ class Job:
     rows: tuple[str, ...]
     channel: Channel
     notice: Notice
-    user_id: str | None = None
-    address: str | None = None
-    webhook_id: str | None = None
-    url: str = field(default="", repr=False)
-    secret: str = field(default="", repr=False)
+    to: Recipient
     refused: str | None = None  # a reason not to send at all
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A worker's claim on due rows: its token, when it claims, how long it holds them, and
+    how many it takes at most."""
+
+    token: str
+    now: datetime
+    lease: timedelta
+    limit: int = BATCH_SIZE
 
 
 def deliver_batch(
@@ -113,7 +124,7 @@ def deliver_batch(
         if session.scalar(due) is None:
             return 0
     with runtime.transaction() as session:
-        jobs = claim(session, cipher, runtime.settings, limit, token=token, now=start, lease=lease)
+        jobs = claim(session, cipher, runtime.settings, Claim(token, start, lease, limit))
     held_until = start + lease
     ours: set[str] | None = None  # None: every claimed row, as long as the lease holds
     sent: list[tuple[Job, str | None]] = []
@@ -130,8 +141,7 @@ def deliver_batch(
                 ours = _renew(session, rest, token, held_until)
         if ours is not None and not ours.issuperset(job.rows):
             continue
-        inbox = job.channel is Channel.INBOX and job.refused is None and job.user_id
-        sent.append((job, None if inbox else job.refused or _send(runtime.settings, job)))
+        sent.append((job, job.refused or _send(runtime.settings, job)))
     return _record(runtime, sent, clock)
 
 
@@ -144,13 +154,12 @@ def _record(runtime: Runtime, sent: Sequence[tuple[Job, str | None]], clock: Clo
         now = clock()
         delivered = [job for job, error in sent if error is None]
         for job in delivered:
-            if job.channel is Channel.INBOX and job.user_id:
-                deliver_to_inbox(session, job.user_id, job.notice.items)
+            job.channel.record(session, runtime.settings, job.to, job.notice)
         _delivered(session, delivered, now)
         for job, error in sent:
             if error is not None:
                 log.warning(
-                    "delivery %s by %s failed: %s", job.notice.delivery_id, job.channel, error
+                    "delivery %s by %s failed: %s", job.notice.delivery_id, job.channel.name, error
                 )
                 _failed(session, job, error, now)
     return sum(len(job.rows) for job, _ in sent)
@@ -159,6 +168,7 @@ def _record(runtime: Runtime, sent: Sequence[tuple[Job, str | None]], clock: Clo
 def _due(settings: Settings, now: datetime) -> ColumnElement[bool]:
     o = OutboxMessage
     disabled = select(Webhook.id).where(Webhook.disabled_at.is_not(None))
+    waiting = [channel.name for channel in CHANNELS if not channel.ready(settings)]
     return and_(
         o.next_attempt_at <= now,
         or_(o.claimed_until.is_(None), o.claimed_until <= now),
@@ -170,29 +180,20 @@ def _due(settings: Settings, now: datetime) -> ColumnElement[bool]:
         ),
         # A disabled webhook's messages wait until it is enabled again.
         or_(o.webhook_id.is_(None), o.webhook_id.not_in(disabled)),
-        # Without a mail server, e-mail waits.
-        o.channel != Channel.EMAIL if not settings.smtp_host else true(),
+        # A channel that is not ready (e-mail without a mail server) waits.
+        o.channel.not_in(waiting) if waiting else true(),
     )
 
 
-def claim(
-    session: Session,
-    cipher: FieldCipher,
-    settings: Settings,
-    limit: int,
-    *,
-    token: str,
-    now: datetime,
-    lease: timedelta,
-) -> list[Job]:
+def claim(session: Session, cipher: FieldCipher, settings: Settings, request: Claim) -> list[Job]:
     """Lease due rows to this claim and turn them into jobs (digests grouped per recipient)."""
     o = OutboxMessage
-    query = select(o).where(_due(settings, now)).order_by(o.next_attempt_at, o.id).limit(limit)
-    rows = session.scalars(skip_locked(query, session.connection())).all()
+    due = select(o).where(_due(settings, request.now)).order_by(o.next_attempt_at, o.id)
+    rows = session.scalars(skip_locked(due.limit(request.limit), session.connection())).all()
     for row in rows:
         row.attempts += 1
-        row.claimed_until = now + lease
-        row.claimed_by = token
+        row.claimed_until = request.now + request.lease
+        row.claimed_by = request.token
     session.flush()
     return _jobs(session, cipher, settings, rows)
 
@@ -200,7 +201,6 @@ def claim(
 def _jobs(
     session: Session, cipher: FieldCipher, settings: Settings, rows: Sequence[OutboxMessage]
 ) -> list[Job]:
-    base = settings.resolved_base_url
     jobs: list[Job] = []
     digests: dict[tuple[Any, ...], list[OutboxMessage]] = {}
     for row in rows:
@@ -208,16 +208,14 @@ def _jobs(
             address = _address(cipher, row)
             digests.setdefault((row.channel, row.user_id, row.webhook_id, address), []).append(row)
         else:
-            jobs.append(_job(session, cipher, [row], base, row.delivery_id))
-    for group in digests.values():
-        # The same rows make the same digest id, so a re-sent digest is recognisable too.
-        key = ",".join(sorted(row.delivery_id for row in group))
-        digest_id = _digest_id(key)
-        jobs.append(_job(session, cipher, group, base, digest_id, digest=True))
+            jobs.append(_job(session, cipher, settings, [row]))
+    jobs += [_job(session, cipher, settings, group) for group in digests.values()]
     return jobs
 
 
-def _digest_id(key: str) -> str:
+def _digest_id(rows: Sequence[OutboxMessage]) -> str:
+    """The same rows make the same digest id, so a re-sent digest is recognisable too."""
+    key = ",".join(sorted(row.delivery_id for row in rows))
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"haven-digest:{key}"))
 
 
@@ -228,66 +226,35 @@ def _address(cipher: FieldCipher, row: OutboxMessage) -> str | None:
 
 
 def _job(
-    session: Session,
-    cipher: FieldCipher,
-    rows: list[OutboxMessage],
-    base: str,
-    delivery_id: str,
-    *,
-    digest: bool = False,
+    session: Session, cipher: FieldCipher, settings: Settings, rows: Sequence[OutboxMessage]
 ) -> Job:
+    """The message of one row, or of one recipient's digest rows, as its channel says it."""
     first = rows[0]
-    inbox = first.channel is Channel.INBOX
+    channel = channel_named(first.channel)
+    base = settings.resolved_base_url
     items = tuple(
-        Item(
-            delivery_id=row.delivery_id,
-            kind=row.kind,
-            reference=row.reference,
-            link=row.link if inbox else base + row.link,
-            tlp=row.tlp.value,
-            content=open_content(cipher, row) if first.channel is Channel.WEBHOOK else None,
+        channel.item(
+            row, base, open_content(cipher, row) if channel.carries_approved_content else None
         )
         for row in rows
     )
+    delivery_id = _digest_id(rows) if first.digest else first.delivery_id
     job = Job(
         rows=tuple(row.id for row in rows),
-        channel=first.channel,
-        notice=Notice(delivery_id, items, digest=digest),
-        user_id=first.user_id,
-        webhook_id=first.webhook_id,
+        channel=channel,
+        notice=Notice(delivery_id, items, digest=first.digest),
+        to=Recipient(user_id=first.user_id, webhook_id=first.webhook_id),
     )
-    if first.webhook_id is not None:
-        webhook = session.get(Webhook, first.webhook_id)
-        if webhook is None:
-            job.refused = "the webhook is gone"
-        else:
-            job.url = webhook.url
-            context = sealed_context("webhooks", "secret", webhook.id)
-            job.secret = cipher.decrypt(webhook.secret, context).decode()
-    elif first.channel is Channel.EMAIL:
-        job.address = _address(cipher, first)
-        if job.address is None and first.user_id is not None:
-            user = session.get(User, first.user_id)
-            if user is None or user.disabled_at is not None:
-                job.refused = "the user is disabled"
-            else:
-                login = cipher.decrypt(user.login, sealed_context("users", "login", user.id))
-                job.address = login.decode()
-    elif first.user_id is not None:
-        user = session.get(User, first.user_id)
-        if user is None or user.disabled_at is not None:
-            job.refused = "the user is disabled"
+    try:
+        job.to = channel.recipient(session, cipher, first)
+    except Refused as refusal:
+        job.refused = str(refusal)
     return job
 
 
 def _send(settings: Settings, job: Job) -> str | None:
     try:
-        if job.channel is Channel.EMAIL and job.address:
-            send_email(settings, job.address, job.notice)
-        elif job.channel is Channel.WEBHOOK:
-            send_webhook(job.url, job.secret, job.notice)
-        else:
-            return "nowhere to deliver"
+        job.channel.deliver(settings, job.to, job.notice)
     except DeliveryFailed as exc:
         return str(exc)[:200]
     return None
@@ -319,7 +286,7 @@ def _delivered(session: Session, jobs: Sequence[Job], now: datetime) -> None:
             last_error=None,
         )
     )
-    webhooks = sorted({job.webhook_id for job in jobs if job.webhook_id is not None})
+    webhooks = sorted({job.to.webhook_id for job in jobs if job.to.webhook_id is not None})
     if webhooks:
         session.execute(
             update(Webhook)
@@ -344,8 +311,8 @@ def _failed(session: Session, job: Job, error: str, now: datetime) -> None:
             row.content = None
         else:
             row.next_attempt_at = now + backoff(row.attempts)
-    if job.webhook_id is not None and job.refused is None:
-        _webhook_failed(session, job.webhook_id, now)
+    if job.to.webhook_id is not None and job.refused is None:
+        _webhook_failed(session, job.to.webhook_id, now)
     session.flush()
 
 
@@ -397,32 +364,48 @@ def notify_administrators(session: Session, webhook: Webhook, now: datetime) -> 
         )
 
 
-# Late cases and referrals are escalated at most this long after their deadline passes.
-DEADLINE_CHECK_SECONDS = 30.0
+# A periodic task: another feature's recurring work, such as escalating late cases, handed in
+# by whoever runs the worker; what it returns is not used.
+Task = Callable[[Runtime], object]
+
+# Periodic tasks run at most this often, so late cases are escalated within this long.
+PERIODIC_SECONDS = 30.0
 
 
-def run_worker(
-    runtime: Runtime,
-    stop: threading.Event,
-    interval: float = 2.0,
-    *,
-    limit: int = BATCH_SIZE,
-    lease_seconds: float = LEASE_SECONDS,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """How the worker goes round: how long it waits on an idle outbox, how much it claims at a
+    time and for how long, and what else it runs on the way."""
+
+    interval: float = 2.0
+    limit: int = BATCH_SIZE
+    lease_seconds: float = LEASE_SECONDS
+    periodic: tuple[Task, ...] = ()
+    periodic_seconds: float = PERIODIC_SECONDS
+
+
+def run_worker(runtime: Runtime, stop: threading.Event, loop: Loop = Loop()) -> None:
     """Deliver until ``stop`` is set: batch after batch while there is work, then every
-    ``interval`` seconds. A failing database is waited out, not fatal."""
-    checked_at = 0.0
+    ``loop.interval`` seconds, running the periodic tasks every ``loop.periodic_seconds``. A
+    failing database is waited out, not fatal."""
+    ran_at: float | None = None
     while not stop.is_set():
-        if time.monotonic() - checked_at >= DEADLINE_CHECK_SECONDS:
-            checked_at = time.monotonic()
-            try:
-                escalate_late(runtime)
-            except Exception as exc:  # deadlines are checked again on the next round
-                log.warning("deadline check failed: %s", type(exc).__name__)
+        if ran_at is None or time.monotonic() - ran_at >= loop.periodic_seconds:
+            ran_at = time.monotonic()
+            _run_periodic(runtime, loop.periodic)
         try:
-            handled = deliver_batch(runtime, limit, lease_seconds=lease_seconds)
+            handled = deliver_batch(runtime, loop.limit, lease_seconds=loop.lease_seconds)
         except Exception as exc:  # keep delivering once the database is back
             log.warning("delivery batch failed: %s", type(exc).__name__)
             handled = 0
         if handled == 0:
-            stop.wait(interval)
+            stop.wait(loop.interval)
+
+
+def _run_periodic(runtime: Runtime, tasks: Sequence[Task]) -> None:
+    for task in tasks:
+        try:
+            task(runtime)
+        except Exception as exc:  # the task runs again on the next round
+            name = getattr(task, "__name__", type(task).__name__)
+            log.warning("periodic task %s failed: %s", name, type(exc).__name__)

@@ -16,9 +16,11 @@ from haven.db.values import utcnow
 from haven.domain.enums import Role, Tlp
 from haven.domain.taxonomy import load_taxonomy
 from haven.errors import Forbidden, HavenError
+from haven.notify.channels import choices
 from haven.notify.events import EventKind
 from haven.notify.models import Channel, InboxItem, Mode, Subscription, WatchEntity
 from haven.notify.subscriptions import (
+    Endpoint,
     NewWebhook,
     Owner,
     Rules,
@@ -32,8 +34,8 @@ from haven.notify.subscriptions import (
 )
 from haven.registry.paging import is_record_id
 from haven.registry.sealed import sealed_context
-from haven.web.deps import CipherDep, SessionDep
-from haven.web.pages import Visitor, VisitorDep, page
+from haven.web.deps import SessionDep
+from haven.web.pages import SignedIn, SignedInDep, Visitor, VisitorDep, page
 
 router = APIRouter(include_in_schema=False)
 INBOX_PAGE = 200
@@ -169,15 +171,10 @@ def _describe(cipher: FieldCipher, subscription: Subscription) -> dict[str, str]
 
 
 def _subscriptions_page(
-    request: Request,
-    visitor: Visitor,
-    session: Session,
-    cipher: FieldCipher,
-    *,
-    status: int = 200,
-    error: str | None = None,
-    created: NewWebhook | None = None,
+    here: SignedIn, *, refusal: HavenError | None = None, created: NewWebhook | None = None
 ) -> HTMLResponse:
+    """The page, with the refusal of a form or the webhook just created (and its secret)."""
+    visitor, session, cipher = here.visitor, here.session, here.cipher
     own = [_describe(cipher, s) for s in subscriptions_of(session, Owner(user_id=visitor.user.id))]
     organisation: list[dict[str, str]] = []
     webhooks = []
@@ -186,69 +183,47 @@ def _subscriptions_page(
         organisation = [_describe(cipher, s) for s in subscriptions_of(session, org)]
         webhooks = webhooks_of(session, visitor.user.organisation_id)
     return page(
-        request,
+        here.request,
         "subscriptions.html",
-        status=status,
+        status=refusal.status if refusal else 200,
         visitor=visitor,
         own=own,
         organisation=organisation,
         webhooks=webhooks,
         administrator=_is_administrator(visitor),
+        own_channels=choices(organisation=False, login=visitor.login),
+        organisation_channels=choices(organisation=True, login=visitor.login),
         kinds=[kind.value for kind in EventKind],
         tactics=[(t.code, t.label) for t in load_taxonomy().tactics],
         labels=[label.value for label in Tlp],
-        error=error,
+        error=refusal.one_line() if refusal else None,
         created=created,
     )
 
 
 @router.get("/subscriptions", response_class=HTMLResponse)
-def subscriptions_page(
-    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
-) -> HTMLResponse:
-    return _subscriptions_page(request, visitor, session, cipher)
+def subscriptions_page(here: SignedInDep) -> HTMLResponse:
+    return _subscriptions_page(here)
 
 
-def _add(
-    request: Request,
-    visitor: Visitor,
-    session: Session,
-    cipher: FieldCipher,
-    *,
-    owner: Owner,
-    form: RulesForm,
-) -> Response:
+def _add(here: SignedIn, owner: Owner, form: RulesForm) -> Response:
+    visitor = here.visitor
     visitor.require_csrf(form.csrf)
     try:
-        add_subscription(session, cipher, owner, form.rules(), actor=visitor.reader.actor)
+        add_subscription(here.session, here.cipher, owner, form.rules(), actor=visitor.reader.actor)
     except HavenError as refusal:
-        return _subscriptions_page(
-            request, visitor, session, cipher, status=refusal.status, error=refusal.one_line()
-        )
+        return _subscriptions_page(here, refusal=refusal)
     return RedirectResponse("/subscriptions", status_code=303)
 
 
 @router.post("/subscriptions", response_class=HTMLResponse)
-def add_own(
-    request: Request,
-    visitor: VisitorDep,
-    session: SessionDep,
-    cipher: CipherDep,
-    form: Annotated[RulesForm, Form()],
-) -> Response:
-    return _add(request, visitor, session, cipher, owner=Owner(user_id=visitor.user.id), form=form)
+def add_own(here: SignedInDep, form: Annotated[RulesForm, Form()]) -> Response:
+    return _add(here, Owner(user_id=here.visitor.user.id), form)
 
 
 @router.post("/subscriptions/organisation", response_class=HTMLResponse)
-def add_organisations(
-    request: Request,
-    visitor: VisitorDep,
-    session: SessionDep,
-    cipher: CipherDep,
-    form: Annotated[RulesForm, Form()],
-) -> Response:
-    owner = Owner(organisation_id=_administrator(visitor))
-    return _add(request, visitor, session, cipher, owner=owner, form=form)
+def add_organisations(here: SignedInDep, form: Annotated[RulesForm, Form()]) -> Response:
+    return _add(here, Owner(organisation_id=_administrator(here.visitor)), form)
 
 
 @router.post("/subscriptions/{subscription_id}/delete")
@@ -274,30 +249,17 @@ def remove(
 
 
 @router.post("/webhooks", response_class=HTMLResponse)
-def create_webhook(
-    request: Request,
-    visitor: VisitorDep,
-    session: SessionDep,
-    cipher: CipherDep,
-    form: Annotated[WebhookForm, Form()],
-) -> Response:
+def create_webhook(here: SignedInDep, form: Annotated[WebhookForm, Form()]) -> Response:
     """Add a webhook; its signing secret is shown on this answer only."""
+    visitor = here.visitor
     organisation_id = _administrator(visitor)
     visitor.require_csrf(form.csrf)
     try:
-        created = add_webhook(
-            session,
-            cipher,
-            organisation_id,
-            form.url,
-            frozenset(form.approved),
-            actor=visitor.reader.actor,
-        )
+        endpoint = Endpoint(organisation_id, form.url, frozenset(form.approved))
+        created = add_webhook(here.session, here.cipher, endpoint, actor=visitor.reader.actor)
     except HavenError as refusal:
-        return _subscriptions_page(
-            request, visitor, session, cipher, status=refusal.status, error=refusal.one_line()
-        )
-    return _subscriptions_page(request, visitor, session, cipher, created=created)
+        return _subscriptions_page(here, refusal=refusal)
+    return _subscriptions_page(here, created=created)
 
 
 @router.post("/webhooks/{webhook_id}/enable")
