@@ -32,7 +32,7 @@ from haven.access.accounts import (
 )
 from haven.access.consent import set_consent
 from haven.access.models import User
-from haven.access.sharing import share_record
+from haven.access.sharing import Share, share_record
 from haven.crypto.keys import new_keyring, save_keyring
 from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, Role, Tlp
 from haven.registry.schemas import IncidentIn, PersonIn
@@ -224,7 +224,8 @@ def _build(world: World, runtime: Any) -> Built:
             recipients = [built.users[r][1] for r in plan.recipients]
             groups = [built.groups[g] for g in plan.groups]
             for entity, record in (("incidents", incident_id), ("people", person_id)):
-                share_record(session, author, entity, record, groups=groups, recipients=recipients)
+                share = Share(entity, record, groups=groups, recipients=recipients)
+                share_record(session, author, share)
             for g in sorted(plan.consent or ()):
                 kind, state = GRANTS[g]
                 set_consent(session, person_id, kind, True, actor="test", member_state=state)

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from haven.access.accounts import NewUser, create_organisation, create_user, reader_for
 from haven.access.models import User
-from haven.access.sharing import share_record
+from haven.access.sharing import Share, share_record
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.errors import Forbidden
@@ -40,6 +40,6 @@ def test_only_the_contributing_organisation_shares_its_record(
     writer.flush()
     outsider = reader_for(session, session.get(User, other_user), surface="test")
     with pytest.raises(Forbidden):
-        share_record(session, outsider, "incidents", incident_id, recipients=[other_user])
+        share_record(session, outsider, Share("incidents", incident_id, recipients=[other_user]))
     insider = reader_for(session, session.get(User, owner_user), surface="test")
-    share_record(session, insider, "incidents", incident_id, recipients=[other_user])
+    share_record(session, insider, Share("incidents", incident_id, recipients=[other_user]))

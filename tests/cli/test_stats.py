@@ -16,7 +16,7 @@ import pytest
 
 import builders
 from haven.access.accounts import create_sharing_group
-from haven.access.sharing import share_record
+from haven.access.sharing import Share, share_record
 from haven.cli.stats import analyst_of
 from haven.domain.enums import ContributorKind
 from haven.insight.figures import Response
@@ -79,7 +79,7 @@ def incidents(runtime: Runtime) -> None:
         theirs.add_incident(_incident(tlp="red", origin_state="by"))
         theirs.flush()
         _, reader = analyst_of(session, OTHER)
-        share_record(session, reader, "incidents", shared, groups=[group])
+        share_record(session, reader, Share("incidents", shared, groups=[group]))
 
 
 def _json(cli: Cli, *argv: str) -> dict[str, Any]:

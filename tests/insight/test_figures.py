@@ -28,7 +28,7 @@ from haven.access.accounts import NewUser, create_organisation, create_sharing_g
 from haven.access.consent import set_consent
 from haven.access.models import Consent, RecordRecipient, RecordShare
 from haven.access.policy import Reader, counted
-from haven.access.sharing import share_record
+from haven.access.sharing import Share, share_record
 from haven.casework.models import Referral
 from haven.casework.workflow import move, refer
 from haven.crypto.fields import FieldCipher
@@ -605,9 +605,8 @@ def test_an_amber_incident_shared_with_a_group_of_the_reader_counts_with_all_it_
         "kept": Spec(2024, "IR", "FR", ("doxing",), "amber", "b", targets=("ac",)),
     }  # fmt: skip
     incidents, _ = _write(session, cipher, network, specs, PEOPLE)
-    share_record(
-        session, network.analyst_b, "incidents", incidents["shared"], groups=[network.group_ab]
-    )
+    shared = Share("incidents", incidents["shared"], groups=[network.group_ab])
+    share_record(session, network.analyst_b, shared)
 
     f = figures(session, network.analyst_a, Filters(), now=NOW)
     assert f.total == 2
@@ -685,13 +684,8 @@ def test_a_red_incident_counts_for_its_named_recipients_only(
         "green": Spec(2022, "TR", None, ("surveillance",), "green", "a", targets=("ac",)),
     }
     incidents, _ = _write(session, cipher, network, specs, PEOPLE)
-    share_record(
-        session,
-        network.analyst_b,
-        "incidents",
-        incidents["red"],
-        recipients=[str(network.analyst_a.user_id)],
-    )
+    named = Share("incidents", incidents["red"], recipients=[str(network.analyst_a.user_id)])
+    share_record(session, network.analyst_b, named)
 
     named = figures(session, _brief_reader(network), Filters(), now=NOW)
     assert named.total == 2

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from haven.access.integrity import MEMBERS, USER_ACCESS, access_state_change
 from haven.access.models import ApiToken, SharingGroup, SharingGroupMember, User
 from haven.access.passwords import DUMMY_HASH, hash_password, verify_password
 from haven.access.policy import Reader
@@ -86,10 +87,27 @@ def create_user(session: Session, cipher: FieldCipher, new: NewUser, *, actor: s
                 "users",
                 user_id,
                 after=record_digest(cipher, "users", digest_state),
-            )
+            ),
+            access_state_change(session, USER_ACCESS, (user_id,), actor=actor),
         ],
     )
     return user_id
+
+
+def set_roles(session: Session, user_id: str, roles: frozenset[Role], *, actor: str) -> None:
+    """Give a user these roles in place of those they had."""
+    user = session.get(User, user_id) if is_record_id(user_id) else None
+    if user is None:
+        raise NotFound("no such user")
+    user.roles = sorted(role.value for role in roles)
+    session.flush()
+    append(
+        session,
+        [
+            Change(actor, "set-roles", "users", user_id),
+            access_state_change(session, USER_ACCESS, (user_id,), actor=actor),
+        ],
+    )
 
 
 def check_password(session: Session, cipher: FieldCipher, login: str, password: str) -> User | None:
@@ -188,7 +206,8 @@ def create_sharing_group(
                 "sharing_groups",
                 group_id,
                 after=record_digest(cipher, "sharing_groups", state),
-            )
+            ),
+            access_state_change(session, MEMBERS, (group_id,), actor=actor),
         ],
     )
     return group_id

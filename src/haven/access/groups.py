@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from haven.access.integrity import MEMBERS, access_state_change
 from haven.access.models import SharingGroup, SharingGroupMember
 from haven.audit.chain import Change, append
 from haven.errors import Forbidden, NotFound, ValidationFailed
@@ -31,18 +32,20 @@ def _owned(session: Session, group_id: str, owner_id: str | None) -> SharingGrou
     return group
 
 
-def set_member(
-    session: Session,
-    group_id: str,
-    organisation_id: str,
-    member: bool,
-    *,
-    actor: str,
-    owner_id: str | None,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """An organisation joining (``member``) or leaving a sharing group."""
+
+    group_id: str
+    organisation_id: str
+    member: bool
+
+
+def set_member(session: Session, change: Membership, *, actor: str, owner_id: str | None) -> None:
     """Add or remove an organisation; ``owner_id`` is the acting organisation (None for a
     system administrator). The owner always stays a member."""
-    group = _owned(session, group_id, owner_id)
+    group = _owned(session, change.group_id, owner_id)
+    organisation_id, member = change.organisation_id, change.member
     if not is_record_id(organisation_id) or session.get(Contributor, organisation_id) is None:
         raise NotFound("no such organisation")
     present = session.get(SharingGroupMember, (group.id, organisation_id)) is not None
@@ -62,7 +65,13 @@ def set_member(
     else:
         return
     action = "add-member" if member else "remove-member"
-    append(session, [Change(actor, action, "sharing_groups", group.id, after=organisation_id)])
+    append(
+        session,
+        [
+            Change(actor, action, "sharing_groups", group.id, after=organisation_id),
+            access_state_change(session, MEMBERS, (group.id,), actor=actor),
+        ],
+    )
 
 
 def groups_of(session: Session, owner_id: str | None) -> list[GroupView]:

@@ -23,7 +23,7 @@ from haven.access.accounts import (
     login_index,
     revoke_token,
 )
-from haven.access.groups import groups_of, set_member
+from haven.access.groups import Membership, groups_of, set_member
 from haven.access.models import SharingGroup, User
 from haven.access.signin import reset_second_factor
 from haven.crypto.fields import FieldCipher
@@ -216,7 +216,8 @@ def _change_member(group: str, organisation: str, *, member: bool) -> None:
     with open_runtime(load_settings()) as runtime, runtime.transaction() as session:
         group_id = _group_id(session, group)
         organisation_id = _organisation(session, organisation).id
-        set_member(session, group_id, organisation_id, member, actor=ACTOR, owner_id=None)
+        change = Membership(group_id, organisation_id, member)
+        set_member(session, change, actor=ACTOR, owner_id=None)
     out.print(f"{'added to' if member else 'removed from'} {group}: {organisation}")
 
 

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from haven.access.integrity import check_records
 from haven.audit.chain import Change, append, verify
-from haven.audit.records import check_records
 from haven.cli.access import groups_app, orgs_app, tokens_app, users_app
 from haven.cli.imports import import_file
 from haven.cli.stats import report, stats

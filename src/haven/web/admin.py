@@ -17,7 +17,7 @@ from haven.access.accounts import (
     create_sharing_group,
     create_user,
 )
-from haven.access.groups import groups_of, set_member
+from haven.access.groups import Membership, groups_of, set_member
 from haven.access.models import User
 from haven.access.signin import needs_second_factor, revoke_sessions
 from haven.domain.enums import ContributorKind, Role
@@ -233,9 +233,7 @@ def change_member(
     try:
         set_member(
             session,
-            group_id,
-            form.organisation_id,
-            form.member,
+            Membership(group_id, form.organisation_id, form.member),
             actor=visitor.reader.actor,
             owner_id=visitor.user.organisation_id,
         )

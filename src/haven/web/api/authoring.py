@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from haven.access.policy import Reader, require_own
-from haven.access.sharing import share_record
+from haven.access.sharing import Share, share_record
 from haven.crypto.fields import FieldCipher
 from haven.db.base import Base
 from haven.domain.enums import Role
@@ -80,14 +80,8 @@ def create_shared(
     writer = RegistryWriter(request.session, request.cipher, author(request.reader))
     record_id = add(writer)
     writer.flush()
-    share_record(
-        request.session,
-        request.reader,
-        entity,
-        record_id,
-        groups=data.share_with,
-        recipients=data.recipients,
-    )
+    share = Share(entity, record_id, groups=data.share_with, recipients=data.recipients)
+    share_record(request.session, request.reader, share)
     request.response.headers["Location"] = f"/api/v1/{entity}/{record_id}"
     return Created(id=record_id)
 
