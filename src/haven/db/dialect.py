@@ -10,12 +10,16 @@
 - Claiming queued rows (the notification outbox): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
   several workers share a queue without waiting for or double-taking each other's rows; on
   SQLite the writing transaction (``BEGIN IMMEDIATE``) already has the database to itself.
+- Triggers (the statistics' count tables): a PL/pgSQL function and a trigger that runs it on
+  PostgreSQL, a trigger with its statements inline on SQLite; the SQL text comes from
+  :func:`create_trigger` and the small expressions beside it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -88,6 +92,75 @@ def reuses_materialised_ctes(connection: Connection) -> bool:
     """Whether a materialised CTE is computed once for a whole compound statement: so on
     PostgreSQL; SQLite computes it again for every part of a ``UNION ALL``."""
     return connection.dialect.name == "postgresql"
+
+
+# -- SQL text: triggers and the expressions they use ---------------------------------------------
+# These take the dialect's name ("sqlite" or "postgresql") rather than a connection, so that the
+# text for either database can be written out without one (a migration carries it as fixed text).
+
+
+def year_sql(dialect: str, column: str) -> str:
+    """The year of a date column as an integer: SQLite holds dates as ISO 8601 text."""
+    if dialect == "postgresql":
+        return f"CAST(EXTRACT(YEAR FROM {column}) AS INTEGER)"
+    return f"CAST(substr({column}, 1, 4) AS INTEGER)"
+
+
+def changed_sql(dialect: str, columns: Iterable[str]) -> str:
+    """A trigger's condition that any of ``columns`` differs between OLD and NEW, NULL included."""
+    if dialect == "postgresql":
+        return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+    return " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
+
+
+def refuse_sql(dialect: str, message: str) -> str:
+    """A trigger statement that aborts the change with ``message`` (fixed text, no quotes)."""
+    if dialect == "postgresql":
+        return f"RAISE EXCEPTION '{message}'"
+    return f"SELECT RAISE(ABORT, '{message}')"
+
+
+@dataclass(frozen=True, slots=True)
+class RowTrigger:
+    """A trigger that runs ``statements`` before each row of ``table`` changes by ``event``
+    (``INSERT``, ``UPDATE`` or ``DELETE``), when ``condition`` holds; OLD and NEW name the row."""
+
+    name: str
+    event: str
+    table: str
+    condition: str | None
+    statements: Sequence[str]
+
+
+def create_trigger(dialect: str, trigger: RowTrigger) -> list[str]:
+    """The statements that (re)create a trigger: on PostgreSQL a function and the trigger that
+    calls it, on SQLite the trigger alone."""
+    body = "; ".join(trigger.statements)
+    name, event, table = trigger.name, trigger.event, trigger.table
+    if dialect == "postgresql":
+        returned = "OLD" if event == "DELETE" else "NEW"
+        when = f" WHEN ({trigger.condition})" if trigger.condition else ""
+        return [
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN {body}; RETURN {returned}; END $$",
+            f"DROP TRIGGER IF EXISTS {name} ON {table}",
+            f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW{when} "
+            f"EXECUTE FUNCTION {name}()",
+        ]
+    when = f" WHEN {trigger.condition}" if trigger.condition else ""
+    return [
+        f"DROP TRIGGER IF EXISTS {name}",
+        f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW{when} BEGIN {body}; END",
+    ]
+
+
+def drop_trigger(dialect: str, trigger: RowTrigger) -> list[str]:
+    if dialect == "postgresql":
+        return [
+            f"DROP TRIGGER IF EXISTS {trigger.name} ON {trigger.table}",
+            f"DROP FUNCTION IF EXISTS {trigger.name}()",
+        ]
+    return [f"DROP TRIGGER IF EXISTS {trigger.name}"]
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000

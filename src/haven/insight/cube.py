@@ -19,6 +19,9 @@ Each count is keyed by:
 Triggers run before the row changes, so that a tactic counts towards its PACE method only when the
 incident has no other tactic of that method yet, whether the rows arrive one by one or in one
 statement.
+
+Migration 0006 installed these statements as fixed text, and a test checks that this module still
+makes exactly that text: a change to the counting needs a migration that installs it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from haven.db.dialect import (
+    RowTrigger,
+    changed_sql,
+    create_trigger,
+    drop_trigger,
+    refuse_sql,
+    year_sql,
+)
 from haven.domain.countries import EU_MEMBER_STATES, M49_REGIONS, region_states
 from haven.domain.taxonomy import load_taxonomy
 
@@ -77,15 +88,13 @@ def region_keys(region: str) -> list[str]:
 
 
 class _Sql:
-    """The statements for one dialect."""
+    """The statements for one dialect (``sqlite`` or ``postgresql``)."""
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
 
     def year(self, row: str) -> str:
-        if self.dialect == "postgresql":
-            return f"CAST(EXTRACT(YEAR FROM {row}.occurred_start) AS INTEGER)"
-        return f"CAST(substr({row}.occurred_start, 1, 4) AS INTEGER)"
+        return year_sql(self.dialect, f"{row}.occurred_start")
 
     def scope(self, row: str, cube: Cube) -> str:
         """The key columns of an incident row (a trigger's NEW or OLD, or a table alias), named
@@ -202,8 +211,7 @@ class _Sql:
 
     # -- triggers ------------------------------------------------------------------------------
 
-    def triggers(self) -> list[tuple[str, str, str, str | None, list[str]]]:
-        """(name, event, table, condition, statements) for every trigger."""
+    def triggers(self) -> list[RowTrigger]:
         incident_key = (
             "tlp",
             "contributor_id",
@@ -215,97 +223,67 @@ class _Sql:
             "accusation",
         )
         return [
-            (
+            RowTrigger(
                 "stats_incident_insert",
                 "INSERT",
                 "incidents",
                 None,
                 self.incident("NEW", 1, children=False),
             ),
-            (
+            RowTrigger(
                 "stats_incident_delete",
                 "DELETE",
                 "incidents",
                 None,
                 self.incident("OLD", -1, children=True),
             ),
-            (
+            RowTrigger(
                 "stats_incident_update",
                 "UPDATE",
                 "incidents",
-                self.changed(incident_key),
+                changed_sql(self.dialect, incident_key),
                 self.incident("OLD", -1, children=True) + self.incident("NEW", 1, children=True),
             ),
-            ("stats_tactic_insert", "INSERT", "incident_tactics", None, self.tactic("NEW", 1)),
-            ("stats_tactic_delete", "DELETE", "incident_tactics", None, self.tactic("OLD", -1)),
-            (
+            RowTrigger(
+                "stats_tactic_insert", "INSERT", "incident_tactics", None, self.tactic("NEW", 1)
+            ),
+            RowTrigger(
+                "stats_tactic_delete", "DELETE", "incident_tactics", None, self.tactic("OLD", -1)
+            ),
+            RowTrigger(
                 "stats_tactic_update",
                 "UPDATE",
                 "incident_tactics",
                 None,
-                [self.refuse("the tactics of an incident are replaced, not updated")],
+                [refuse_sql(self.dialect, "the tactics of an incident are replaced, not updated")],
             ),
-            ("stats_target_insert", "INSERT", "incident_people", None, self.target("NEW", 1)),
-            ("stats_target_delete", "DELETE", "incident_people", None, self.target("OLD", -1)),
-            (
+            RowTrigger(
+                "stats_target_insert", "INSERT", "incident_people", None, self.target("NEW", 1)
+            ),
+            RowTrigger(
+                "stats_target_delete", "DELETE", "incident_people", None, self.target("OLD", -1)
+            ),
+            RowTrigger(
                 "stats_target_update",
                 "UPDATE",
                 "incident_people",
-                self.changed(("incident_id", "person_id", "role")),
+                changed_sql(self.dialect, ("incident_id", "person_id", "role")),
                 self.target("OLD", -1) + self.target("NEW", 1),
             ),
-            (
+            RowTrigger(
                 "stats_profile_update",
                 "UPDATE",
                 "people",
-                self.changed(("profile",)),
+                changed_sql(self.dialect, ("profile",)),
                 self.profile("OLD.profile", -1) + self.profile("NEW.profile", 1),
             ),
         ]
 
-    def changed(self, columns: tuple[str, ...]) -> str:
-        if self.dialect == "postgresql":
-            return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
-        return " OR ".join(f"OLD.{c} IS NOT NEW.{c}" for c in columns)
-
-    def refuse(self, message: str) -> str:
-        if self.dialect == "postgresql":
-            return f"RAISE EXCEPTION '{message}'"
-        return f"SELECT RAISE(ABORT, '{message}')"
-
     def create(self) -> list[str]:
-        statements: list[str] = []
-        for name, event, table, condition, body in self.triggers():
-            if self.dialect == "postgresql":
-                returned = "OLD" if event == "DELETE" else "NEW"
-                statements.append(
-                    f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                    f"BEGIN {'; '.join(body)}; RETURN {returned}; END $$"
-                )
-                when = f" WHEN ({condition})" if condition else ""
-                statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-                statements.append(
-                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW{when} "
-                    f"EXECUTE FUNCTION {name}()"
-                )
-            else:
-                when = f" WHEN {condition}" if condition else ""
-                statements.append(f"DROP TRIGGER IF EXISTS {name}")
-                statements.append(
-                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW{when} "
-                    f"BEGIN {'; '.join(body)}; END"
-                )
-        return statements
+        return [s for trigger in self.triggers() for s in create_trigger(self.dialect, trigger)]
 
     def drop(self) -> list[str]:
-        statements: list[str] = []
-        for name, _event, table, _condition, _body in self.triggers():
-            if self.dialect == "postgresql":
-                statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-                statements.append(f"DROP FUNCTION IF EXISTS {name}()")
-            else:
-                statements.append(f"DROP TRIGGER IF EXISTS {name}")
-        return statements
+        return [s for trigger in self.triggers() for s in drop_trigger(self.dialect, trigger)]
 
     # -- recounting ----------------------------------------------------------------------------
 
@@ -340,22 +318,46 @@ class _Sql:
         return f"SELECT {columns}, COUNT(*) FROM ({inner}) x GROUP BY {columns}"
 
 
-def _sql(connection: Connection) -> _Sql:
-    return _Sql(connection.dialect.name)
+def trigger_statements(dialect: str) -> list[str]:
+    """The statements that create every trigger on a database of this dialect."""
+    return _Sql(dialect).create()
+
+
+def drop_statements(dialect: str) -> list[str]:
+    return _Sql(dialect).drop()
+
+
+def count_statements(dialect: str) -> list[str]:
+    """The statements that fill the (empty) count tables from the records."""
+    sql = _Sql(dialect)
+    return [
+        f"INSERT INTO {cube.table} ({', '.join(cube.key)}, n) {sql.recount(cube)}" for cube in CUBES
+    ]
+
+
+def tactic_methods() -> dict[str, str]:
+    """Each tactic's PACE method, from the current taxonomy."""
+    return {tactic.code: tactic.method for tactic in load_taxonomy().tactics}
+
+
+def host_regions() -> dict[str, str]:
+    """Each state's region key (see :func:`region_of`)."""
+    states = sorted({state for region in M49_REGIONS for state in region_states(region)})
+    return {state: region_of(state) for state in states}
 
 
 def sync_methods(connection: Connection) -> None:
     """Write each tactic's PACE method from the current taxonomy (new tactics only add rows)."""
     rows = connection.execute(text("SELECT tactic, method FROM stats_tactic_methods"))
     known: dict[str, str] = {row.tactic: row.method for row in rows}
-    for tactic in load_taxonomy().tactics:
-        if tactic.code not in known:
+    for tactic, method in tactic_methods().items():
+        if tactic not in known:
             connection.execute(
                 text("INSERT INTO stats_tactic_methods (tactic, method) VALUES (:t, :m)"),
-                {"t": tactic.code, "m": tactic.method},
+                {"t": tactic, "m": method},
             )
-        elif known[tactic.code] != tactic.method:
-            raise RuntimeError(f"the taxonomy moved tactic {tactic.code!r} to another method")
+        elif known[tactic] != method:
+            raise RuntimeError(f"the taxonomy moved tactic {tactic!r} to another method")
 
 
 def sync_regions(connection: Connection) -> None:
@@ -363,9 +365,7 @@ def sync_regions(connection: Connection) -> None:
     the counts were made with the old one."""
     rows = connection.execute(text("SELECT host, region FROM stats_host_regions"))
     known: dict[str, str] = {row.host: row.region for row in rows}
-    states = sorted({state for region in M49_REGIONS for state in region_states(region)})
-    for state in states:
-        region = region_of(state)
+    for state, region in host_regions().items():
         if state not in known:
             connection.execute(
                 text("INSERT INTO stats_host_regions (host, region) VALUES (:h, :r)"),
@@ -376,32 +376,31 @@ def sync_regions(connection: Connection) -> None:
 
 
 def install(connection: Connection) -> None:
-    """Create the triggers and count what is already recorded."""
+    """Create the triggers and count what is already recorded (migration 0006 does the same
+    from its own copy of these statements)."""
     sync_methods(connection)
     sync_regions(connection)
-    sql = _sql(connection)
-    for statement in sql.create():
+    for statement in trigger_statements(connection.dialect.name):
         connection.execute(text(statement))
     rebuild(connection)
 
 
 def uninstall(connection: Connection) -> None:
-    for statement in _sql(connection).drop():
+    for statement in drop_statements(connection.dialect.name):
         connection.execute(text(statement))
 
 
 def rebuild(connection: Connection) -> None:
     """Recount every table from the records."""
-    sql = _sql(connection)
     for cube in CUBES:
-        columns = ", ".join(cube.key)
         connection.execute(text(f"DELETE FROM {cube.table}"))
-        connection.execute(text(f"INSERT INTO {cube.table} ({columns}, n) {sql.recount(cube)}"))
+    for statement in count_statements(connection.dialect.name):
+        connection.execute(text(statement))
 
 
 def drift(connection: Connection) -> dict[str, int]:
     """How many keys of each table differ from a recount of the records (all zero when in step)."""
-    sql = _sql(connection)
+    sql = _Sql(connection.dialect.name)
     differences: dict[str, int] = {}
     for cube in CUBES:
         columns = cube.key
