@@ -20,12 +20,12 @@ from haven.access.accounts import (
     reader_for,
     set_roles,
 )
-from haven.access.consent import set_consent
+from haven.access.consent import host_state_corrected, set_consent
 from haven.access.groups import Membership, set_member
 from haven.access.integrity import access_digest, check_records
-from haven.access.models import User
+from haven.access.models import Consent, User
 from haven.access.sharing import Share, share_record
-from haven.audit.chain import verify
+from haven.audit.chain import append, verify
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, PersonRole, RecipientKind, ReportChannel, Role
 from haven.intake.models import Report
@@ -304,6 +304,16 @@ def test_the_order_of_roles_and_rows_changes_no_digest(world: World, runtime: Ru
     rows = [("ngo", "", True), ("authority", "DE", False)]
     assert access_digest("consents", "p", rows) == access_digest("consents", "p", rows[::-1])
     assert access_digest("consents", "p", rows) != access_digest("consents", "q", rows)
+
+
+def test_consent_a_host_correction_revokes_verifies_clean(world: World, runtime: Runtime) -> None:
+    with runtime.transaction() as session:
+        granted = session.get_one(Consent, (world.target, "authority", "DE"))
+        assert granted.granted
+        append(session, host_state_corrected(session, [world.target], "DE", actor="t"))
+    with runtime.reading() as session:
+        assert not session.get_one(Consent, (world.target, "authority", "DE")).granted
+    assert _found(runtime) == []
 
 
 def test_access_changes_stay_in_one_chain(world: World, runtime: Runtime) -> None:

@@ -143,4 +143,6 @@ def host_state_corrected(
             Change(actor, "consent-revoke", "people", row.person_id, after=f"{kind}:{old_host}")
         )
     session.flush()
+    revoked = sorted({change.entity_id for change in changes})
+    changes.extend(consent_state_change(session, person_id, actor) for person_id in revoked)
     return changes
