@@ -20,10 +20,12 @@ from haven.intake.models import Report
 from haven.registry.models import Incident
 
 # The column of a report that names a record of each table a case reaches.
-_COLUMNS: dict[str, InstrumentedAttribute[str]] = {
-    "incidents": Report.incident_id,
-    "people": Report.person_id,
-}
+_COLUMNS = {"incidents": "incident_id", "people": "person_id"}
+
+
+def _names(report: type[Report], table: Table) -> InstrumentedAttribute[str]:
+    column: InstrumentedAttribute[str] = getattr(report, _COLUMNS[table.name])
+    return column
 
 
 class _CaseAudience(Audience):
@@ -49,21 +51,25 @@ class Referred(_CaseAudience):
         return reader.organisation_id
 
     def row(self, reader: Reader, table: Table) -> ColumnElement[bool]:
+        # Aliases throughout: inside a query over reports or incidents (a case list, say) the
+        # gate's look-ups must never be correlated with the outer query's rows.
+        report, referral = aliased(Report), aliased(Referral)
         return probe(
-            Referral.to_organisation == reader.organisation_id,
-            Referral.report_id == Report.id,
-            _COLUMNS[table.name] == table.c.id,
+            referral.to_organisation == reader.organisation_id,
+            referral.report_id == report.id,
+            _names(report, table) == table.c.id,
         )
 
     def ids(self, reader: Reader, table: Table) -> Select[str]:
+        report, referral = aliased(Report), aliased(Referral)
         return (
-            select(_COLUMNS[table.name])
-            .join(Referral, Referral.report_id == Report.id)
-            .where(Referral.to_organisation == reader.organisation_id)
+            select(_names(report, table))
+            .join(referral, referral.report_id == report.id)
+            .where(referral.to_organisation == reader.organisation_id)
         )
 
     def members(self, session: Session, table: Table, ids: Sequence[str]) -> dict[str, set[str]]:
-        column = _COLUMNS[table.name]
+        column = _names(Report, table)
         return self._members(
             session,
             select(column, Referral.to_organisation)
@@ -86,24 +92,31 @@ class UrgentHere(_CaseAudience):
         return reader.member_state
 
     def row(self, reader: Reader, table: Table) -> ColumnElement[bool]:
+        report = aliased(Report)
+        if table.name == "incidents":
+            return probe(
+                report.incident_id == table.c.id,
+                report.urgent.is_(True),
+                table.c.host_state == reader.member_state,
+            )
+        where = aliased(Incident)
         return probe(
-            _COLUMNS[table.name] == table.c.id,
-            Report.urgent.is_(True),
-            Incident.id == Report.incident_id,
-            Incident.host_state == reader.member_state,
+            _names(report, table) == table.c.id,
+            report.urgent.is_(True),
+            where.id == report.incident_id,
+            where.host_state == reader.member_state,
         )
 
     def ids(self, reader: Reader, table: Table) -> Select[str]:
-        # An alias, so that inside a query over incidents the join is never correlated away.
-        where = aliased(Incident)
+        report, where = aliased(Report), aliased(Incident)
         return (
-            select(_COLUMNS[table.name])
-            .join(where, where.id == Report.incident_id)
-            .where(Report.urgent.is_(True), where.host_state == reader.member_state)
+            select(_names(report, table))
+            .join(where, where.id == report.incident_id)
+            .where(report.urgent.is_(True), where.host_state == reader.member_state)
         )
 
     def members(self, session: Session, table: Table, ids: Sequence[str]) -> dict[str, set[str]]:
-        column = _COLUMNS[table.name]
+        column = _names(Report, table)
         return self._members(
             session,
             select(column, Incident.host_state)

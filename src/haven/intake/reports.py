@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from haven.access.consent import Statement, state_consent
@@ -327,8 +327,15 @@ class FollowUp:
     consent: frozenset[RecipientKind]
 
 
-def follow_up(session: Session, cipher: FieldCipher, report: Report) -> FollowUp:
-    """What the reporter sees: status, the conversation, their files and their consent."""
+def follow_up(
+    session: Session,
+    cipher: FieldCipher,
+    report: Report,
+    files_where: ColumnElement[bool] | None = None,
+) -> FollowUp:
+    """What the reporter sees: status, the conversation, their files and their consent. Staff
+    see it through :func:`haven.intake.cases.case_follow_up`, which passes the gate's condition
+    on the evidence (``files_where``)."""
     rows = session.scalars(
         select(ReportMessage)
         .where(ReportMessage.report_id == report.id)
@@ -350,16 +357,23 @@ def follow_up(session: Session, cipher: FieldCipher, report: Report) -> FollowUp
     return FollowUp(
         report,
         messages,
-        report_files(session, cipher, report.id),
+        report_files(session, cipher, report.id, files_where),
         frozenset(map(RecipientKind, granted)),
     )
 
 
-def report_files(session: Session, cipher: FieldCipher, report_id: str) -> tuple[FileView, ...]:
+def report_files(
+    session: Session,
+    cipher: FieldCipher,
+    report_id: str,
+    where: ColumnElement[bool] | None = None,
+) -> tuple[FileView, ...]:
+    """A report's files: all of them for the reporter, who sent them; for staff only those the
+    gate's condition ``where`` (``visible(reader, Evidence)``) lets them see."""
     rows = session.execute(
         select(Evidence, EvidenceFile)
         .join(EvidenceFile, EvidenceFile.evidence_id == Evidence.id)
-        .where(EvidenceFile.report_id == report_id)
+        .where(EvidenceFile.report_id == report_id, true() if where is None else where)
         .order_by(Evidence.id)
     )
     views = []
@@ -464,10 +478,25 @@ def _record_consent(
             statements.append(Statement(kind, True))
         elif in_union:
             statements.append(Statement(kind, True, host_state))
+        elif not _states_authority(session, person_id):
+            # Wished for but not possible without a member state: recorded as not given, and
+            # an earlier grant the person made is left as it was.
+            statements.append(Statement(kind, False))
     return state_consent(session, person_id, statements, actor=actor)
 
 
-def get_report(session: Session, report_id: str, handler: str) -> Report:
+def _states_authority(session: Session, person_id: str) -> bool:
+    found = session.scalar(
+        select(Consent.person_id).where(
+            Consent.person_id == person_id,
+            Consent.recipient_kind == RecipientKind.AUTHORITY.value,
+        )
+    )
+    return found is not None
+
+
+def own_report(session: Session, report_id: str, handler: str) -> Report:
+    """A report the caller's organisation just received (its receipt in hand), to tell of it."""
     report = session.get(Report, report_id)
     if report is None or report.handled_by != handler:
         raise NotFound("no such report")

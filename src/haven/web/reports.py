@@ -35,9 +35,10 @@ from haven.db.values import utcnow
 from haven.domain.countries import country_name
 from haven.domain.enums import ContributorKind, MessageSender, ReferralAsk, ReportStatus, Role
 from haven.errors import Forbidden, NotFound
+from haven.intake.cases import case_follow_up, cases, get_case, handled, may_read_person
 from haven.intake.files import EvidenceStore
 from haven.intake.models import EvidenceFile, Report
-from haven.intake.reports import add_message, follow_up, get_report, open_json
+from haven.intake.reports import add_message, open_json
 from haven.registry.models import Contributor, Incident, IncidentTactic
 from haven.registry.paging import is_record_id
 from haven.registry.sealed import read_identity, sealed_context
@@ -75,13 +76,9 @@ def reports_list(
     filters: Annotated[CaseFilter, Query()],
 ) -> HTMLResponse:
     """The inbox (new and overdue cases) above the list of cases, with filters."""
-    handler = _handler(visitor)
+    _handler(visitor)
     query = (
-        select(Report, Incident)
-        .join(Incident, Incident.id == Report.incident_id)
-        .where(Report.handled_by == handler)
-        .order_by(Report.urgent.desc(), Report.received_at.desc())
-        .limit(200)
+        cases(visitor.reader).order_by(Report.urgent.desc(), Report.received_at.desc()).limit(200)
     )
     if filters.status:
         query = query.where(Report.status == filters.status)
@@ -106,7 +103,7 @@ def reports_list(
     now = utcnow()
     fresh = session.scalars(
         select(Report)
-        .where(Report.handled_by == handler, Report.status == ReportStatus.RECEIVED)
+        .where(handled(visitor.reader), Report.status == ReportStatus.RECEIVED)
         .order_by(Report.urgent.desc(), Report.ack_due_at)
         .limit(100)
     ).all()
@@ -125,9 +122,8 @@ def reports_list(
 
 
 def _report(session: SessionDep, visitor: Visitor, report_id: str) -> Report:
-    if not is_record_id(report_id):
-        raise NotFound("no such report")
-    return get_report(session, report_id, _handler(visitor))
+    _handler(visitor)
+    return get_case(session, visitor.reader, report_id)
 
 
 @router.get("/reports/{report_id}", response_class=HTMLResponse)
@@ -142,8 +138,12 @@ def report_page(
     if incident.narrative is not None:
         context = sealed_context("incidents", "narrative", incident.id)
         narrative = cipher.decrypt(incident.narrative, context).decode()
-    identity = read_identity(session, cipher, report.person_id)
-    view = follow_up(session, cipher, report)
+    identity = (
+        read_identity(session, cipher, report.person_id)
+        if may_read_person(session, visitor.reader, report)
+        else None
+    )
+    view = case_follow_up(session, cipher, visitor.reader, report)
     record_reads(session, visitor.reader, "reports", [report.id])
     record_reads(session, visitor.reader, "incidents", [incident.id])
     if identity is not None:
@@ -334,7 +334,10 @@ def report_file(
     stored = session.get(EvidenceFile, evidence_id) if is_record_id(evidence_id) else None
     if stored is None or stored.report_id != report.id:
         raise NotFound("no such file")
-    view = next(f for f in follow_up(session, cipher, report).files if f.evidence_id == evidence_id)
+    files = case_follow_up(session, cipher, visitor.reader, report).files
+    view = next((f for f in files if f.evidence_id == evidence_id), None)
+    if view is None:
+        raise NotFound("no such file")
     which = copy if view.cleaned else "original"
     settings = runtime.settings
     store = EvidenceStore(settings.resolved_evidence_dir, reserve_bytes=0)

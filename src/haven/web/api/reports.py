@@ -12,8 +12,9 @@ from pydantic import BaseModel, Field
 
 from haven.casework.notices import report_received
 from haven.domain.enums import ReportChannel
+from haven.intake.cases import get_case
 from haven.intake.idempotency import Answer, KeyedRequest, once, request_digest
-from haven.intake.reports import ReportIn, Submission, get_report, submit_report
+from haven.intake.reports import ReportIn, Submission, own_report, submit_report
 from haven.registry.paging import require_record_id
 from haven.runtime import Runtime
 from haven.web.api.authoring import AuthoringDep, author
@@ -81,7 +82,7 @@ def create(
             actor.contributor_id, ReportChannel.API, actor.name, "api", runtime.settings.deadlines
         )
         receipt = submit_report(request.session, request.cipher, data, submission)
-        report = get_report(request.session, receipt.report_id, actor.contributor_id)
+        report = own_report(request.session, receipt.report_id, actor.contributor_id)
         report_received(request.session, request.cipher, report)
         created = ReportCreated(
             id=report.id,
@@ -104,9 +105,9 @@ def create(
     responses={404: {"description": "No such report handled by the caller's organisation."}},
 )
 def detail(report_id: str, session: ReadSessionDep, reader: ReaderDep) -> ReportOut:
-    actor = author(reader)
+    author(reader)
     require_record_id(report_id, "no such report")
-    report = get_report(session, report_id, actor.contributor_id)
+    report = get_case(session, reader, report_id)
     return ReportOut(
         id=report.id,
         status=report.status.value,
