@@ -11,10 +11,11 @@ Who is told:
 - Any other event reaches every subscription whose rules all match: event kinds, host state
   (jurisdiction), origin state, tactic, urgency, a watched person or organisation appearing in
   the record.
-- Whoever that is, the policy gate decides last: a user is told only if
-  ``visible(reader_for(user, surface="notification"), Incident)`` holds for the event's incident,
-  so a label, a sharing group, a referral and the person's consent all apply as they do on a
-  page. A report outside the person's consent reaches nobody.
+- Whoever that is, the policy gate decides last: a user is told only if the gate's per-object
+  check (``sees(reader_for(user, surface="notification"), facts)`` over the incident's facts,
+  loaded once per event) lets them see the event's incident, the same rule that ``visible``
+  applies on a page: a label, a sharing group, a referral and the person's consent all apply.
+  A report outside the person's consent reaches nobody.
 - An organisation's own channels (its webhooks, its e-mail address) are gated by the
   organisation as a reader with the caseworker role: what any caseworker of the organisation
   could see without being named personally. TLP:RED records, which reach named users only,
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session, object_session
 
 from haven.access.accounts import reader_for
 from haven.access.models import SharingGroupMember, User
-from haven.access.policy import RECORD_ROLES, Reader, visible
+from haven.access.policy import RECORD_ROLES, Facts, Reader, load_facts, sees
 from haven.audit.chain import Change, append
 from haven.crypto.fields import FieldCipher
 from haven.db.values import new_id, utcnow
@@ -97,6 +98,9 @@ class _Wanted:
 class _Plan:
     users: dict[str, _Wanted] = field(default_factory=dict)
     organisations: dict[str, list[Subscription]] = field(default_factory=dict)
+    # What decides who may see the event's incident, loaded once and judged for every
+    # recipient by the gate's per-object check.
+    facts: Facts | None = None
 
     def user(self, user_id: str) -> _Wanted:
         return self.users.setdefault(user_id, _Wanted())
@@ -105,6 +109,8 @@ class _Plan:
 def emit(session: Session, cipher: FieldCipher, event: Event) -> int:
     """Write the outbox rows that tell everyone this event concerns; returns how many."""
     plan = _Plan()
+    if event.incident_id is not None:
+        plan.facts = load_facts(session, Incident, [event.incident_id]).get(event.incident_id)
     for user_id in event.user_ids:
         plan.user(user_id).add(Channel.INBOX, Mode.IMMEDIATE)
     for subscription in matching_subscriptions(session, event):
@@ -119,8 +125,8 @@ def emit(session: Session, cipher: FieldCipher, event: Event) -> int:
                 for user_id in _case_readers(session, subscription.organisation_id):
                     plan.user(user_id).add(Channel.INBOX, subscription.mode)
     rows += _user_rows(session, event, plan)
-    for organisation_id, subscriptions in sorted(plan.organisations.items()):
-        rows += _organisation_rows(session, cipher, event, organisation_id, subscriptions)
+    for organisation_id in sorted(plan.organisations):
+        rows += _organisation_rows(session, cipher, event, organisation_id, plan)
     session.add_all(rows)
     session.flush()
     return len(rows)
@@ -162,15 +168,12 @@ def _case_readers(session: Session, organisation_id: str) -> list[str]:
     return [user.id for user in users if set(user.roles) & {r.value for r in RECORD_ROLES}]
 
 
-def _sees(session: Session, reader: Reader, event: Event) -> bool:
+def _sees(reader: Reader, event: Event, plan: _Plan) -> bool:
     if event.incident_id is None:
         # Nothing to ask the gate about: only addressees are told, and they only of a
         # reference and a link to a page that asks the gate itself.
         return event.organisation_id is not None or bool(event.user_ids)
-    found = session.scalar(
-        select(Incident.id).where(Incident.id == event.incident_id, visible(reader, Incident))
-    )
-    return found is not None
+    return plan.facts is not None and sees(reader, plan.facts)
 
 
 def _payload(event: Event) -> dict[str, Any]:
@@ -221,7 +224,7 @@ def _user_rows(session: Session, event: Event, plan: _Plan) -> list[OutboxMessag
     ).all()
     rows = []
     for user in users:
-        if not _sees(session, reader_for(session, user, surface=SURFACE), event):
+        if not _sees(reader_for(session, user, surface=SURFACE), event, plan):
             continue
         for channel, mode in sorted(plan.users[user.id].channels.items()):
             if channel is Channel.WEBHOOK:
@@ -257,11 +260,11 @@ def _organisation_rows(
     cipher: FieldCipher,
     event: Event,
     organisation_id: str,
-    subscriptions: list[Subscription],
+    plan: _Plan,
 ) -> list[OutboxMessage]:
-    outward = [s for s in subscriptions if s.channel is not Channel.INBOX]
+    outward = [s for s in plan.organisations[organisation_id] if s.channel is not Channel.INBOX]
     reader = organisation_reader(session, organisation_id) if outward else None
-    if reader is None or not _sees(session, reader, event):
+    if reader is None or not _sees(reader, event, plan):
         return []
     now = utcnow()
     rows: list[OutboxMessage] = []
