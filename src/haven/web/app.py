@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from haven import __version__
-from haven.db.engine import database_error
-from haven.errors import DatabaseUnavailable, HavenError, ValidationFailed
-from haven.registry.schemas import describe_errors
 from haven.runtime import Runtime
 from haven.web.admin import router as admin_router
 from haven.web.api.incidents import router as incidents_router
@@ -26,6 +17,7 @@ from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
 from haven.web.api.reports import router as api_reports_router
 from haven.web.bodylimit import BodyLimit
+from haven.web.errors import HANDLERS, CatchAll
 from haven.web.health import router as health_router
 from haven.web.imports import router as imports_router
 from haven.web.insight import api as open_api_router
@@ -33,10 +25,8 @@ from haven.web.insight import insight_api as insight_api_router
 from haven.web.insight import router as insight_router
 from haven.web.limits import IntakeLimits, SignInLimits
 from haven.web.notify import router as notify_router
-from haven.web.pages import RedirectTo
 from haven.web.pages import router as pages_router
 from haven.web.referrals import router as referrals_router
-from haven.web.report import public_error
 from haven.web.report_follow_up import router as report_follow_up_router
 from haven.web.report_form import router as report_form_router
 from haven.web.reports import router as reports_router
@@ -68,6 +58,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # FastAPI's own OpenTelemetry logs would carry exception messages and stack traces.
+        telemetry={"logs": False},
     )
     app.state.runtime = runtime
     app.state.sign_in_limits = SignInLimits()
@@ -82,6 +74,11 @@ def create_app(runtime: Runtime) -> FastAPI:
         BodyLimit,
         limit_for=lambda path: with_files if path.startswith(_WITH_FILES) else 4 * MEBIBYTE,
     )
+    # A later middleware wraps an earlier one. CatchAll wraps BodyLimit, which turns its own
+    # exception into a 413 first; the security headers wrap CatchAll, so its answers carry them.
+    app.add_middleware(CatchAll)
+    for kind, handler in HANDLERS.items():
+        app.add_exception_handler(kind, handler)
 
     @app.middleware("http")
     async def security_headers(
@@ -90,32 +87,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         return response
-
-    @app.exception_handler(HavenError)
-    async def haven_error(request: Request, exc: HavenError) -> Response:
-        return _error_response(request, exc)
-
-    @app.exception_handler(sqlite3.Error)
-    @app.exception_handler(psycopg.Error)
-    @app.exception_handler(DBAPIError)
-    async def database_failure(request: Request, exc: Exception) -> Response:
-        return _error_response(request, database_error(exc))
-
-    @app.exception_handler(PoolTimeout)
-    async def pool_exhausted(request: Request, _exc: PoolTimeout) -> Response:
-        busy = DatabaseUnavailable(
-            "Haven is too busy to answer right now", hint="nothing was changed; try again shortly"
-        )
-        return _error_response(request, busy)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI's own answer repeats the rejected input: a name, a date of birth.
-        return _error_response(request, ValidationFailed(describe_errors(exc.errors())))
-
-    @app.exception_handler(RedirectTo)
-    async def redirect(_request: Request, exc: RedirectTo) -> Response:
-        return RedirectResponse(exc.location, status_code=303)
 
     app.include_router(health_router)
     app.include_router(incidents_router)
@@ -157,17 +128,3 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     return app
-
-
-def _error_response(request: Request, error: HavenError) -> Response:
-    """JSON for the API, a page for a browser; the same words either way."""
-    path = request.url.path
-    if path == "/report" or path.startswith("/report/"):
-        return public_error(request, error)
-    if request.url.path.startswith("/api/"):
-        body: dict[str, Any] = {"error": error.message}
-        if error.hint:
-            body["hint"] = error.hint
-        return JSONResponse(body, status_code=error.status)
-    context = {"message": error.message, "hint": error.hint, "version": __version__}
-    return TEMPLATES.TemplateResponse(request, "error.html", context, status_code=error.status)
