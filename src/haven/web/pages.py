@@ -126,6 +126,26 @@ VisitorDep = Annotated[Visitor, Depends(get_visitor)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A signed-in visitor's request with its transaction and the field cipher, as the pages
+    that read or change what a visitor's organisation holds are given them."""
+
+    request: Request
+    visitor: Visitor
+    session: Session
+    cipher: FieldCipher
+
+
+def get_signed_in(
+    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
+) -> SignedIn:
+    return SignedIn(request, visitor, session, cipher)
+
+
+SignedInDep = Annotated[SignedIn, Depends(get_signed_in)]
+
+
 def page(request: Request, name: str, *, status: int = 200, **context: object) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status)
 
@@ -211,13 +231,30 @@ def second_factor_submit(
     return RedirectResponse("/incidents", status_code=303)
 
 
-def _enrolling(request: Request, session: Session, runtime: Runtime) -> tuple[WebSession, User]:
-    """The session of a user setting up a second factor; one who has a factor is sent to give
-    it (a password alone must never replace it) or back to their account."""
+@dataclass(frozen=True, slots=True)
+class Enrolling:
+    """A user setting up a second factor: the request, its session and the login the new
+    factor is for."""
+
+    request: Request
+    runtime: Runtime
+    web: WebSession
+    login: str
+
+
+def get_enrolling(
+    request: Request, session: SessionDep, cipher: CipherDep, runtime: RuntimeDep
+) -> Enrolling:
+    """One who has a factor already is sent to give it (a password alone must never replace
+    it) or back to their account."""
     web, user = _pending_or_sign_in(request, session, runtime)
     if user.totp_secret is not None:
         raise RedirectTo("/account" if web.verified else "/sign-in/second-factor")
-    return web, user
+    login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
+    return Enrolling(request, runtime, web, login)
+
+
+EnrollingDep = Annotated[Enrolling, Depends(get_enrolling)]
 
 
 ENROLMENT_SECONDS = 900
@@ -235,22 +272,16 @@ def _qr_data_uri(uri: str) -> str:
 
 
 def _enrol_page(
-    request: Request,
-    runtime: Runtime,
-    web: WebSession,
-    seed: tuple[str, str],
-    *,
-    status: int = 200,
-    error: str | None = None,
+    enrolling: Enrolling, secret: str, refusal: SignInRefused | None = None
 ) -> HTMLResponse:
-    """The enrolment page for ``seed`` (the login it is for, and the secret)."""
-    login, secret = seed
-    uri = pyotp.TOTP(secret).provisioning_uri(name=login, issuer_name=ISSUER)
+    """The enrolment page for the seed ``secret``, with the refusal of a wrong code."""
+    runtime, web = enrolling.runtime, enrolling.web
+    uri = pyotp.TOTP(secret).provisioning_uri(name=enrolling.login, issuer_name=ISSUER)
     return page(
-        request,
+        enrolling.request,
         "enrol.html",
-        status=status,
-        error=error,
+        status=refusal.status if refusal else 200,
+        error=refusal.one_line() if refusal else None,
         csrf=session_csrf(runtime.settings, web.id),
         qr=_qr_data_uri(uri),
         seed=secret,
@@ -259,23 +290,18 @@ def _enrol_page(
 
 
 @router.get("/account/second-factor", response_class=HTMLResponse)
-def enrol_form(
-    request: Request, session: SessionDep, cipher: CipherDep, runtime: RuntimeDep
-) -> HTMLResponse:
-    web, user = _enrolling(request, session, runtime)
-    login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
-    return _enrol_page(request, runtime, web, (login, begin_enrolment(login).seed))
+def enrol_form(enrolling: EnrollingDep) -> HTMLResponse:
+    return _enrol_page(enrolling, begin_enrolment(enrolling.login).seed)
 
 
 @router.post("/account/second-factor", response_class=HTMLResponse)
 def enrol_submit(
-    request: Request,
+    enrolling: EnrollingDep,
     session: SessionDep,
     cipher: CipherDep,
-    runtime: RuntimeDep,
     form: Annotated[EnrolForm, Form()],
 ) -> Response:
-    web, user = _enrolling(request, session, runtime)
+    runtime, web = enrolling.runtime, enrolling.web
     check_session_csrf(runtime.settings, web.id, form.csrf)
     try:
         plain_seed = (
@@ -286,11 +312,8 @@ def enrol_submit(
     try:
         codes = finish_enrolment(session, cipher, web, plain_seed, form.code)
     except SignInRefused as refusal:
-        login = cipher.decrypt(user.login, f"users.login:{user.id}").decode()
-        return _enrol_page(
-            request, runtime, web, (login, plain_seed), status=401, error=refusal.one_line()
-        )
-    return page(request, "recovery_codes.html", codes=codes)
+        return _enrol_page(enrolling, plain_seed, refusal)
+    return page(enrolling.request, "recovery_codes.html", codes=codes)
 
 
 @router.post("/sign-out")
