@@ -25,7 +25,7 @@ from haven.errors import Forbidden, HavenError
 from haven.registry.models import Contributor
 from haven.registry.paging import is_record_id
 from haven.web.deps import CipherDep, SessionDep
-from haven.web.pages import Visitor, VisitorDep, page
+from haven.web.pages import SignedIn, SignedInDep, Visitor, VisitorDep, page
 
 router = APIRouter(include_in_schema=False)
 MEMBER_KINDS = [kind for kind in ContributorKind if kind is not ContributorKind.SYSTEM]
@@ -55,15 +55,10 @@ def _system_administrator(visitor: Visitor) -> None:
 
 
 def _users_page(
-    request: Request,
-    visitor: Visitor,
-    session: SessionDep,
-    cipher: CipherDep,
-    *,
-    error: str | None = None,
-    created: dict[str, str] | None = None,
+    here: SignedIn, *, error: str | None = None, created: dict[str, str] | None = None
 ) -> HTMLResponse:
-    users = session.scalars(
+    visitor, cipher = here.visitor, here.cipher
+    users = here.session.scalars(
         select(User).where(User.organisation_id == visitor.user.organisation_id)
     ).all()
     rows = [
@@ -72,7 +67,7 @@ def _users_page(
     ]
     roles = [role.value for role in Role]
     return page(
-        request,
+        here.request,
         "users.html",
         visitor=visitor,
         rows=rows,
@@ -83,33 +78,25 @@ def _users_page(
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(
-    request: Request, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
-) -> HTMLResponse:
-    _administrator(visitor)
-    return _users_page(request, visitor, session, cipher)
+def users_page(here: SignedInDep) -> HTMLResponse:
+    _administrator(here.visitor)
+    return _users_page(here)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
-def add_user(
-    request: Request,
-    visitor: VisitorDep,
-    session: SessionDep,
-    cipher: CipherDep,
-    form: Annotated[NewUserForm, Form()],
-) -> HTMLResponse:
+def add_user(here: SignedInDep, form: Annotated[NewUserForm, Form()]) -> HTMLResponse:
     """Create a user of the administrator's organisation; the password is shown once."""
+    visitor = here.visitor
     _administrator(visitor)
     visitor.require_csrf(form.csrf)
     password = secrets.token_urlsafe(18)
     new = NewUser(visitor.user.organisation_id, form.login, password, frozenset(form.roles))
     try:
-        create_user(session, cipher, new, actor=visitor.reader.actor)
+        create_user(here.session, here.cipher, new, actor=visitor.reader.actor)
     except HavenError as refusal:
-        return _users_page(request, visitor, session, cipher, error=refusal.one_line())
-    session.flush()
-    created = {"login": form.login, "password": password}
-    return _users_page(request, visitor, session, cipher, created=created)
+        return _users_page(here, error=refusal.one_line())
+    here.session.flush()
+    return _users_page(here, created={"login": form.login, "password": password})
 
 
 @router.post("/admin/users/{user_id}/revoke-sessions")
