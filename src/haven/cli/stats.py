@@ -31,7 +31,7 @@ from haven.domain.countries import REGION_NAMES
 from haven.domain.enums import Role
 from haven.errors import ValidationFailed
 from haven.insight.figures import Concentration, Filters, Response, figures
-from haven.insight.open import OPEN_TABLES, open_figures
+from haven.insight.open import open_figures
 from haven.insight.report import (
     AMBER_MARKING,
     NO_REFERRALS,
@@ -43,6 +43,7 @@ from haven.insight.report import (
     response_dict,
     write_report,
 )
+from haven.insight.specs import BY_NAME, DIMENSIONS
 from haven.insight.tables import Table
 from haven.registry.models import Contributor
 from haven.runtime import open_runtime
@@ -51,17 +52,10 @@ from haven.settings import Settings, load_settings
 __all__ = ["report", "stats"]
 
 out = Console(soft_wrap=True)
-FIRST_ROWS = {"origin_host": 20, "tactic_year": 20}
 OPEN_HAS_NO_FILTERS = (
     "open statistics have no filters: two filtered tables could be subtracted from each other "
     "to reveal the small counts each one withholds"
 )
-DIMENSION_NAMES = {
-    "origin": "origin state",
-    "host": "host state",
-    "profile": "target profile",
-    "involvement": "host-state involvement",
-}
 
 Organisation = Annotated[
     str | None,
@@ -216,7 +210,7 @@ def organisation_view(session: Session, organisation: str, filters: Filters, top
             },
             "total": counted.total,
             "concentration": concentration_dict(counted.concentration),
-            "tables": {name: counted.tables[name].as_dict() for name in OPEN_TABLES},
+            "tables": {name: table.as_dict() for name, table in counted.tables.items()},
             "response": [response_dict(r) for r in counted.response],
             "response_note": note,
         },
@@ -233,8 +227,8 @@ def _print(view: View) -> None:
     else:
         out.print(f"Total: {view.total:,} incidents", highlight=False)
     _print_concentration(view.concentration, view.open)
-    for name in OPEN_TABLES:
-        out.print(_rich_table(view.tables[name], FIRST_ROWS.get(name)))
+    for name, table in view.tables.items():
+        out.print(_rich_table(table, BY_NAME[name].terminal_rows))
     _print_response(view.response, view.response_note)
 
 
@@ -277,7 +271,7 @@ def _rich_table(table: Table, first: int | None) -> RichTable:
         caption_justify="left",
     )
     for position, dimension in enumerate(table.dimensions):
-        name = DIMENSION_NAMES.get(dimension, dimension.replace("_", " "))
+        name = DIMENSIONS[dimension].name
         grid.add_column(name, footer="Total" if position == 0 else "")
     footer = "" if table.total is None else f"{table.total:,}"
     grid.add_column(table.measure, justify="right", footer=footer)

@@ -51,13 +51,14 @@ _SVG_ID: Final = re.compile(r'(id="|url\(#)((?:gradient|clip|pattern)_?\d+)')
 def chart_svg(table: Table, *, kind: str | None = None, limit: int = 20) -> str:
     """The table as an SVG document: bars, a line over years, or a heatmap of two dimensions.
 
-    ``kind`` defaults to ``"line"`` for a table by year, ``"bar"`` for any other single
-    dimension and ``"heatmap"`` for two. A line shows every year from the first to the last;
-    a year without a row breaks the line rather than being drawn as zero. An empty table
-    gives a small SVG saying "No data". Raises ``ValueError`` for an unknown kind, a kind
-    that does not fit the table's dimensions, or a ``limit`` below 1.
+    ``kind`` defaults to the table's own (``Table.chart``), and without one to ``"line"`` for
+    a table by year, ``"bar"`` for any other single dimension and ``"heatmap"`` for two. A
+    line shows every year from the first to the last; a year without a row breaks the line
+    rather than being drawn as zero. An empty table gives a small SVG saying "No data". Raises
+    ``ValueError`` for an unknown kind, a kind that does not fit the table's dimensions, or a
+    ``limit`` below 1.
     """
-    chosen = kind if kind is not None else _default_kind(table)
+    chosen = kind if kind is not None else table.chart or _default_kind(table)
     if chosen not in KINDS:
         raise ValueError(f"unknown chart kind {chosen!r}; expected one of {', '.join(KINDS)}")
     wanted = 2 if chosen == "heatmap" else 1

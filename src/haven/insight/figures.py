@@ -1,7 +1,8 @@
 """The figures: counts and trends by origin, host, tactic, PACE method, target profile, year,
 host-state involvement and accusation; cross-tabulations; concentration; response times.
 
-Every figure counts exactly the incidents the policy gate lets the reader count
+Which figures there are is :data:`haven.insight.specs.STATISTICS`. Every figure counts exactly
+the incidents the policy gate lets the reader count
 (:func:`haven.access.policy.counted`). Most incidents are decided by their label, contributor and
 clearance alone, so they are read from the counts that triggers keep in step
 (:mod:`haven.insight.cube`); the few whose counting depends on more (shares, named recipients,
@@ -38,6 +39,7 @@ from haven.domain.taxonomy import load_taxonomy
 from haven.errors import ValidationFailed
 from haven.insight import models as cubes
 from haven.insight.cube import TARGET, region_keys
+from haven.insight.specs import BY_NAME, SOURCES, STATISTICS, Source
 from haven.insight.tables import Table, ordered
 from haven.intake.models import Report
 from haven.registry.models import Contributor, Incident, IncidentPerson, IncidentTactic, Person
@@ -152,46 +154,26 @@ def _term(terms: Iterable[Any], code: str) -> str:
     return next((term.label for term in terms if term.code == code), code)
 
 
-TITLES = {
-    "year": ("Incidents by year", ("year",), "incidents"),
-    "origin": ("Incidents by origin state", ("origin",), "incidents"),
-    "host": ("Incidents by host state", ("host",), "incidents"),
-    "origin_host": ("Origin state by host state", ("origin", "host"), "incidents"),
-    "tactic": ("Incidents by tactic", ("tactic",), "incidents"),
-    "method": ("Incidents by PACE method", ("method",), "incidents"),
-    "tactic_year": ("Tactic by year", ("tactic", "year"), "incidents"),
-    "profile": ("Targets by profile", ("profile",), "targets"),
-    "involvement": ("Incidents by host-state involvement", ("involvement",), "incidents"),
-    "accusation": ("Incidents by accusation used", ("accusation",), "incidents"),
-}
-ADDITIVE = frozenset(
-    {"year", "origin", "host", "origin_host", "profile", "involvement", "accusation"}
-)
-NOTES = {
-    "tactic": "An incident with several tactics counts once under each.",
-    "method": "An incident counts once under each PACE method its tactics belong to.",
-    "tactic_year": "An incident with several tactics counts once under each.",
-    "profile": "Each target of an incident counts once; a person targeted twice counts twice.",
-}
-
-
 def make_table(
     name: str, counts: Mapping[tuple[str, ...], int], *, total: int | None, language: str = "en"
 ) -> Table:
-    title, dimensions, measure = TITLES[name]
+    """The table of the statistic called ``name`` (see :data:`~haven.insight.specs.STATISTICS`)
+    from its counts."""
+    statistic = BY_NAME[name]
     names: dict[str, str] = {}
-    for position, dimension in enumerate(dimensions):
+    for position, dimension in enumerate(statistic.dimensions):
         names.update(labels(dimension, (key[position] for key in counts), language))
+    rows = ordered(counts)
     return Table(
         name=name,
-        title=title,
-        dimensions=dimensions,
-        # Years read in order; every other table largest first.
-        rows=tuple(sorted(ordered(counts))) if dimensions == ("year",) else ordered(counts),
-        measure=measure,
+        title=statistic.title,
+        dimensions=statistic.dimensions,
+        rows=tuple(sorted(rows)) if statistic.in_key_order else rows,
+        measure=statistic.measure,
         total=total,
-        note=NOTES.get(name, ""),
+        note=statistic.note,
         labels=names,
+        chart=statistic.chart,
     )
 
 
@@ -259,11 +241,18 @@ def _incident_filters(filters: Filters) -> list[ColumnElement[bool]]:
 
 @dataclass(slots=True)
 class _Counts:
-    places: Counter[tuple[str, ...]]  # origin, host
-    traits: Counter[tuple[str, ...]]  # year, involvement, accusation
+    """The counts read from each source (:data:`~haven.insight.specs.SOURCES`), keyed as the
+    source's dimensions."""
+
+    places: Counter[tuple[str, ...]]
+    traits: Counter[tuple[str, ...]]
     tactics: Counter[tuple[str, ...]]
     methods: Counter[tuple[str, ...]]
     profiles: Counter[tuple[str, ...]]
+
+    def of(self, source: Source) -> Counter[tuple[str, ...]]:
+        counts: Counter[tuple[str, ...]] = getattr(self, source.name)
+        return counts
 
 
 def _year(column: Any) -> Any:
@@ -272,17 +261,17 @@ def _year(column: Any) -> Any:
 
 def count(session: Session, reader: Reader, filters: Filters) -> _Counts:
     """Every count the figures need, for the incidents the reader may count."""
-    places, traits = cubes.PlaceCount, cubes.TraitCount
-    tactics, methods, profiles = cubes.TacticCount, cubes.MethodCount, cubes.ProfileCount
-    counts = _Counts(
-        places=_read(session, reader, places, (places.origin, places.host), filters),
-        traits=_read(
-            session, reader, traits, (traits.year, traits.involvement, traits.accusation), filters
-        ),
-        tactics=_read(session, reader, tactics, (tactics.tactic, tactics.year), filters),
-        methods=_read(session, reader, methods, (methods.method,), filters),
-        profiles=_read(session, reader, profiles, (profiles.profile,), filters),
-    )
+    read = {
+        source.name: _read(
+            session,
+            reader,
+            source.model,
+            tuple(getattr(source.model, dimension) for dimension in source.dimensions),
+            filters,
+        )
+        for source in SOURCES
+    }
+    counts = _Counts(**read)
     _correct(session, reader, filters, counts)
     return counts
 
@@ -313,6 +302,9 @@ def _correct(session: Session, reader: Reader, filters: Filters, counts: _Counts
 
 def _year_code(value: object) -> str:
     return str(int(float(str(value))))
+
+
+# The corrections below give each source's counts in the order of its dimensions.
 
 
 def _differences_at_once(session: Session, found: Any, counts: _Counts) -> None:
@@ -431,19 +423,8 @@ def _margin(counts: Mapping[tuple[str, ...], int], *positions: int) -> Counter[t
 
 
 def tables_from(counts: _Counts) -> dict[str, Counter[tuple[str, ...]]]:
-    """The raw counts of every table, by table name."""
-    return {
-        "year": _margin(counts.traits, 0),
-        "origin": _margin(counts.places, 0),
-        "host": _margin(counts.places, 1),
-        "origin_host": counts.places,
-        "tactic": _margin(counts.tactics, 0),
-        "method": _margin(counts.methods, 0),
-        "tactic_year": _margin(counts.tactics, 0, 1),
-        "profile": _margin(counts.profiles, 0),
-        "involvement": _margin(counts.traits, 1),
-        "accusation": _margin(counts.traits, 2),
-    }
+    """The raw counts of every statistic, by name."""
+    return {s.name: _margin(counts.of(s.source), *s.positions) for s in STATISTICS}
 
 
 def concentration(origins: Mapping[tuple[str, ...], int], total: int, n: int) -> Concentration:
@@ -466,13 +447,13 @@ def figures(
     raw = tables_from(count(session, reader, filters))
     total = sum(raw["year"].values())
     tables = {
-        name: make_table(
-            name,
-            counts,
-            total=sum(counts.values()) if name in ADDITIVE else None,
+        s.name: make_table(
+            s.name,
+            raw[s.name],
+            total=sum(raw[s.name].values()) if s.additive else None,
             language=language,
         )
-        for name, counts in raw.items()
+        for s in STATISTICS
     }
     return Figures(
         filters=filters,

@@ -17,22 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from haven.access.policy import Reader
-from haven.insight.disclosure import protect, protect_counts, rounded
+from haven.insight.disclosure import Protected, protect, protect_counts, rounded
 from haven.insight.figures import Concentration, Filters, count, make_table, tables_from
+from haven.insight.specs import BY_NAME, OPEN_STATISTICS
 from haven.insight.tables import Table
 
-OPEN_TABLES = (
-    "year",
-    "origin",
-    "host",
-    "origin_host",
-    "tactic",
-    "method",
-    "tactic_year",
-    "profile",
-    "involvement",
-    "accusation",
-)
+OPEN_TABLES = tuple(statistic.name for statistic in OPEN_STATISTICS)
+Cells = dict[tuple[str, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,36 +92,47 @@ def _round_all(
     return {key: rounded(value, base, k) for key, value in values.items()}
 
 
+def _protected(
+    raw: Mapping[str, Mapping[tuple[str, ...], int]], k: int
+) -> dict[str, tuple[Cells, int | None]]:
+    """Each open table's published cells and total: a two-way table with its margins
+    protected as one, every other table alone."""
+    grids: dict[str, Protected] = {}
+    published: dict[str, tuple[Cells, int | None]] = {}
+    for statistic in OPEN_STATISTICS:
+        if len(statistic.dimensions) == 2:
+            grid = protect({(key[0], key[1]): n for key, n in raw[statistic.name].items()}, k)
+            grids[statistic.name] = grid
+            total = grid.total if statistic.additive else None
+            published[statistic.name] = ({(r, c): n for (r, c), n in grid.cells.items()}, total)
+    for statistic in OPEN_STATISTICS:
+        if len(statistic.dimensions) == 2:
+            continue
+        if statistic.part_of is not None:
+            grid = grids[statistic.part_of]
+            first = BY_NAME[statistic.part_of].dimensions[0] == statistic.dimensions[0]
+            margin = grid.rows if first else grid.columns
+            total = grid.total if statistic.additive else None
+            published[statistic.name] = ({(code,): n for code, n in margin.items()}, total)
+        else:
+            counts, total = protect_counts(
+                {key[0]: n for key, n in raw[statistic.name].items()},
+                k,
+                additive=statistic.additive,
+            )
+            published[statistic.name] = ({(code,): n for code, n in counts.items()}, total)
+    return published
+
+
 def open_figures(
     session: Session, *, threshold: int, rounding: int = 1, top_n: int = 10, language: str = "en"
 ) -> OpenFigures:
     """Every open table, protected."""
     raw = tables_from(count(session, Reader.public("open"), Filters()))
     k = threshold
-    published: dict[str, tuple[dict[tuple[str, ...], int], int | None]] = {}
-
-    grid = protect({(key[0], key[1]): n for key, n in raw["origin_host"].items()}, k)
-    published["origin_host"] = ({(r, c): n for (r, c), n in grid.cells.items()}, grid.total)
-    published["origin"] = ({(r,): n for r, n in grid.rows.items()}, grid.total)
-    published["host"] = ({(c,): n for c, n in grid.columns.items()}, grid.total)
-
-    pairs = protect({(key[0], key[1]): n for key, n in raw["tactic_year"].items()}, k)
-    published["tactic_year"] = ({(r, c): n for (r, c), n in pairs.cells.items()}, None)
-    published["tactic"] = ({(r,): n for r, n in pairs.rows.items()}, None)
-
-    for name, additive in (
-        ("year", True),
-        ("method", False),
-        ("profile", True),
-        ("involvement", True),
-        ("accusation", True),
-    ):
-        counts, total = protect_counts(
-            {key[0]: n for key, n in raw[name].items()}, k, additive=additive
-        )
-        published[name] = ({(key,): n for key, n in counts.items()}, total)
-
-    total = grid.total
+    published = _protected(raw, k)
+    # Origin by host counts every incident once (an unknown host is a column of its own).
+    total = published["origin_host"][1]
     tables: dict[str, Table] = {}
     for name in OPEN_TABLES:
         cells, table_total = published[name]

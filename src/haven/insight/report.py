@@ -33,7 +33,6 @@ from haven.access.policy import Reader
 from haven.errors import ConfigurationError
 from haven.insight.charts import chart_svg
 from haven.insight.figures import (
-    TITLES,
     Concentration,
     Filters,
     Response,
@@ -41,7 +40,8 @@ from haven.insight.figures import (
     labels,
     response,
 )
-from haven.insight.open import OPEN_TABLES, methods, open_figures
+from haven.insight.open import methods, open_figures
+from haven.insight.specs import DIMENSIONS, OPEN_STATISTICS, STATISTICS, one_way
 from haven.insight.tables import Table
 
 __all__ = [
@@ -140,14 +140,14 @@ def _year_only(table: Table, year: int) -> Table:
     rows = tuple((key, n) for key, n in table.rows if key[position] == code)
     if len(table.dimensions) == 1:
         return dataclasses.replace(table, rows=rows, total=None)
-    other = table.dimensions[1 - position]
-    title = f"{TITLES[other][0]}, {year}"
+    other = one_way(table.dimensions[1 - position])
     return dataclasses.replace(
         table,
-        title=title,
-        dimensions=(other,),
+        title=f"{other.title}, {year}",
+        dimensions=other.dimensions,
         rows=tuple(((key[1 - position],), n) for key, n in rows),
         total=None,
+        chart=other.chart,
     )
 
 
@@ -202,17 +202,17 @@ def open_report(
     Filters(year_from=year, year_to=year)  # checks the year
     published = open_figures(session, threshold=threshold, rounding=rounding, top_n=top_n)
     year_rows = {key[0]: n for key, n in published.tables["year"].rows}
-    tables: list[ReportTable] = []
-    for name in OPEN_TABLES:
-        table = published.tables[name]
-        if name == "year":
-            continue  # one row: the headline total
-        if "year" in table.dimensions:
-            tables.append(_report_table(_year_only(table, year), str(year)))
-    for name in OPEN_TABLES:
-        table = published.tables[name]
-        if "year" not in table.dimensions:
-            tables.append(_report_table(table, WHOLE_PERIOD))
+    by_year = [s for s in OPEN_STATISTICS if "year" in s.dimensions]
+    tables = [
+        _report_table(_year_only(published.tables[s.name], year), str(year))
+        for s in by_year
+        if s.dimensions != ("year",)  # one row: the headline total
+    ]
+    tables += [
+        _report_table(published.tables[s.name], WHOLE_PERIOD)
+        for s in OPEN_STATISTICS
+        if "year" not in s.dimensions
+    ]
     answers, note = open_response(session, threshold=threshold)
     return AnnualReport(
         year=year,
@@ -273,9 +273,9 @@ def organisation_report(
     """The year as an analyst of one organisation counts it (internal, TLP:AMBER)."""
     found = figures(session, reader, Filters(year_from=year, year_to=year), top_n=top_n)
     tables = [
-        _report_table(found.tables[name], str(year))
-        for name in OPEN_TABLES
-        if "year" not in found.tables[name].dimensions
+        _report_table(found.tables[s.name], str(year))
+        for s in STATISTICS
+        if "year" not in s.dimensions
     ]
     return AnnualReport(
         year=year,
@@ -378,9 +378,7 @@ def _share(top: Concentration) -> str:
 
 
 def _dimension_name(dimension: str) -> str:
-    return {"origin": "Origin state", "host": "Host state", "profile": "Target profile"}.get(
-        dimension, dimension.replace("_", " ").capitalize()
-    )
+    return DIMENSIONS[dimension].heading
 
 
 def _refuse_fetch(url: str, *_args: object, **_kwargs: object) -> dict[str, Any]:

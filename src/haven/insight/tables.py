@@ -16,7 +16,8 @@ class Table:
 
     ``total`` is the sum of the counts when the categories do not overlap (every incident has
     one origin state) and ``None`` when they do (an incident may use several tactics), or when
-    it is withheld from publication.
+    it is withheld from publication. ``chart`` is the kind of chart drawn of it
+    (:func:`haven.insight.charts.chart_svg`); ``None`` lets the dimensions decide.
     """
 
     name: str
@@ -27,6 +28,7 @@ class Table:
     total: int | None = None
     note: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
+    chart: str | None = None
 
     def label(self, code: str) -> str:
         return self.labels.get(code, code)

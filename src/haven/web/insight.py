@@ -24,6 +24,7 @@ from haven.errors import Forbidden, NotFound, ValidationFailed
 from haven.insight.charts import chart_svg
 from haven.insight.figures import Figures, Filters, figures
 from haven.insight.open import OPEN_TABLES, OpenFigures, methods, open_figures
+from haven.insight.specs import BY_NAME, Statistic
 from haven.insight.tables import Table
 from haven.runtime import Runtime
 from haven.web.deps import ReaderDep, ReadSessionDep, SessionDep
@@ -36,23 +37,40 @@ insight_api = APIRouter(prefix="/api/v1/insight", tags=["insight"])
 CHART_CACHE = 256
 
 
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    """What a chart shows of a table, as a key to cache the chart by."""
+
+    title: str
+    dimensions: tuple[str, ...]
+    rows: tuple[tuple[tuple[str, ...], int], ...]
+    labels: tuple[tuple[str, str], ...]
+    measure: str
+    chart: str | None
+
+    def table(self) -> Table:
+        return Table(
+            "chart",
+            self.title,
+            self.dimensions,
+            self.rows,
+            measure=self.measure,
+            labels=dict(self.labels),
+            chart=self.chart,
+        )
+
+
 @lru_cache(maxsize=CHART_CACHE)
-def _chart(
-    title: str,
-    dimensions: tuple[str, ...],
-    rows: tuple[tuple[tuple[str, ...], int], ...],
-    labels: tuple[tuple[str, str], ...],
-    measure: str,
-) -> str:
-    table = Table("chart", title, dimensions, rows, measure=measure, labels=dict(labels))
-    return chart_svg(table)
+def _chart(drawn: _Drawn) -> str:
+    return chart_svg(drawn.table())
 
 
 def chart_uri(table: Table) -> str:
     """The table's chart as a data: URI for an image. A chart is drawn once per distinct table
     content, so an unchanged figure costs nothing to show again."""
     labels = tuple(sorted(table.labels.items()))
-    svg = _chart(table.title, table.dimensions, table.rows, labels, table.measure)
+    drawn = _Drawn(table.title, table.dimensions, table.rows, labels, table.measure, table.chart)
+    svg = _chart(drawn)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
@@ -166,10 +184,10 @@ def dashboard_csv(
     typed: FilterQueryDep,
 ) -> Response:
     result = _dashboard(session, visitor.reader, runtime, typed.parse())
-    table = result.tables.get(name)
-    if table is None:
+    statistic = BY_NAME.get(name)
+    if statistic is None:
         raise NotFound(f"no figure called {name!r}")
-    return csv_response(table, f"haven-{name}.csv")
+    return csv_response(result.tables[name], statistic.csv_name)
 
 
 @insight_api.get("/figures")
@@ -218,10 +236,11 @@ def _open(session: Any, runtime: Runtime) -> OpenFigures:
     )
 
 
-def _open_table(result: OpenFigures, name: str) -> Table:
-    if name not in OPEN_TABLES:
+def _open_statistic(name: str) -> Statistic:
+    statistic = BY_NAME.get(name)
+    if statistic is None or not statistic.published:
         raise NotFound(f"no open table called {name!r}; the tables are {', '.join(OPEN_TABLES)}")
-    return result.tables[name]
+    return statistic
 
 
 @router.get("/open", response_class=HTMLResponse)
@@ -241,7 +260,7 @@ def open_page(request: Request, session: ReadSessionDep, runtime: RuntimeDep) ->
 
 @router.get("/open/{name}.csv")
 def open_csv(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> Response:
-    return csv_response(_open_table(_open(session, runtime), name), f"haven-open-{name}.csv")
+    return _open_csv(name, session, runtime)
 
 
 @api.get("/figures")
@@ -252,9 +271,16 @@ def open_json(session: ReadSessionDep, runtime: RuntimeDep) -> JSONResponse:
 
 @api.get("/tables/{name}.json")
 def open_table_json(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> JSONResponse:
-    return JSONResponse(_open_table(_open(session, runtime), name).as_dict())
+    statistic = _open_statistic(name)
+    return JSONResponse(_open(session, runtime).tables[statistic.name].as_dict())
 
 
 @api.get("/tables/{name}.csv")
 def open_table_csv(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> Response:
-    return csv_response(_open_table(_open(session, runtime), name), f"haven-open-{name}.csv")
+    return _open_csv(name, session, runtime)
+
+
+def _open_csv(name: str, session: Any, runtime: Runtime) -> Response:
+    statistic = _open_statistic(name)
+    table = _open(session, runtime).tables[statistic.name]
+    return csv_response(table, statistic.open_csv_name)
