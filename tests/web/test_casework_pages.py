@@ -15,13 +15,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
+from haven.access.models import RecordRecipient
 from haven.casework.models import CaseLink, CaseNote, Referral
 from haven.crypto.fields import FieldCipher
 from haven.db.values import utcnow
-from haven.domain.enums import ContributorKind, ReportChannel, ReportStatus, Role
+from haven.domain.enums import ContributorKind, ReportChannel, ReportStatus, Role, Tlp
 from haven.intake.models import Report
 from haven.intake.reports import ReportIn, Submission, set_intake_organisation, submit_report
+from haven.registry.models import Incident
 from haven.runtime import Runtime
 from haven.web.app import create_app
 
@@ -45,7 +47,9 @@ def orgs(runtime: Runtime, cipher: FieldCipher) -> Orgs:
     with runtime.transaction() as session:
 
         def org(name: str, kind: ContributorKind, state: str | None) -> str:
-            return create_organisation(session, cipher, name, kind, state, actor="t")
+            return create_organisation(
+                session, cipher, NewOrganisation(name, kind, state), actor="t"
+            )
 
         ngo = org("Exile Legal Aid", ContributorKind.NGO, None)
         other = org("Other NGO", ContributorKind.NGO, None)
@@ -485,3 +489,26 @@ def test_an_organisation_the_case_was_not_referred_to_gets_404(
     assert sender.status_code == 404
     assert caseworker.get(f"/referrals/{referral_id}").status_code == 404
     assert _report(runtime, report_id).status is ReportStatus.REFERRED
+
+
+def test_a_case_relabelled_red_leaves_the_list_and_page_of_everyone_it_does_not_name(
+    app: Any, caseworker: TestClient, runtime: Runtime, cipher: FieldCipher, orgs: Orgs
+) -> None:
+    report_id = _submit(runtime, cipher, orgs)
+    incident_id = _report(runtime, report_id).incident_id
+    assert report_id in _rows(caseworker.get("/reports").text)
+    with runtime.transaction() as session:
+        session.execute(update(Incident).where(Incident.id == incident_id).values(tlp=Tlp.RED))
+        session.add(
+            RecordRecipient(entity="incidents", record_id=incident_id, user_id=orgs.coordinator_id)
+        )
+
+    # The case list and page give the gate's answer, as every incident read does.
+    assert report_id not in _rows(caseworker.get("/reports").text)
+    assert caseworker.get(f"/reports/{report_id}").status_code == 404
+    with _client(app) as coordinator:
+        _sign_in(coordinator, "coord@ela.example")
+        assert report_id in _rows(coordinator.get("/reports").text)
+        page = coordinator.get(f"/reports/{report_id}")
+        assert page.status_code == 200
+        assert "They photographed me" in page.text

@@ -130,7 +130,8 @@ def _report(session: SessionDep, visitor: Visitor, report_id: str) -> Report:
 def report_page(
     request: Request, report_id: str, visitor: VisitorDep, session: SessionDep, cipher: CipherDep
 ) -> HTMLResponse:
-    report = _report(session, visitor, report_id)
+    _handler(visitor)
+    report = get_case(session, visitor.reader, report_id)
     incident = session.get(Incident, report.incident_id)
     if incident is None:
         raise NotFound("no such report")
