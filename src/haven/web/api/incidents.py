@@ -1,4 +1,5 @@
-"""/api/v1/incidents: list, detail, create and update, every read through the policy gate."""
+"""/api/v1/incidents: list, detail, create, update and history, every read through the policy
+gate."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from haven.access.history import record_history
 from haven.access.reads import (
     IncidentFilter,
     IncidentView,
@@ -30,6 +32,7 @@ from haven.web.api.authoring import (
     replace_responses,
     without_sharing,
 )
+from haven.web.api.history import HISTORY_RESPONSES, HistoryOut, history_out
 from haven.web.api.reports import IdempotencyKeyHeader, replayable
 from haven.web.deps import CipherDep, ReaderDep, SessionDep
 
@@ -159,6 +162,22 @@ def detail(
     incident_id: str, session: SessionDep, cipher: CipherDep, reader: ReaderDep
 ) -> IncidentOut:
     return _out(get_incident(session, cipher, reader, incident_id), detail=True)
+
+
+@router.get(
+    "/{incident_id}/history",
+    summary="Earlier versions of an incident",
+    response_model=HistoryOut,
+    responses=HISTORY_RESPONSES,
+)
+def history(
+    incident_id: str,
+    session: SessionDep,  # a writing transaction: each narrative read is recorded
+    cipher: CipherDep,
+    reader: ReaderDep,
+) -> HistoryOut:
+    versions = record_history(session, cipher, reader, "incidents", incident_id)
+    return history_out(incident_id, versions)
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""/api/v1/people: list, detail and create, every read through the policy gate.
+"""/api/v1/people: list, detail, create, update and history, every read through the policy gate.
 
 Lists carry the non-identifying profile only; the detail adds the identity for roles that may
 read it, and that read is written to the audit chain.
@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from haven.access.history import record_history
 from haven.access.people import PersonFilter, PersonView, get_person, list_people
 from haven.domain.enums import Tlp
 from haven.registry.models import Person
@@ -24,6 +25,7 @@ from haven.web.api.authoring import (
     replace_responses,
     without_sharing,
 )
+from haven.web.api.history import HISTORY_RESPONSES, HistoryOut, history_out
 from haven.web.deps import CipherDep, ReaderDep, ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/people", tags=["people"])
@@ -105,6 +107,21 @@ def detail(
     person_id: str, session: SessionDep, cipher: CipherDep, reader: ReaderDep
 ) -> PersonRecord:
     return _out(get_person(session, cipher, reader, person_id))
+
+
+@router.get(
+    "/{person_id}/history",
+    summary="Earlier versions of a person",
+    response_model=HistoryOut,
+    responses=HISTORY_RESPONSES,
+)
+def history(
+    person_id: str,
+    session: SessionDep,  # a writing transaction: each identity read is recorded
+    cipher: CipherDep,
+    reader: ReaderDep,
+) -> HistoryOut:
+    return history_out(person_id, record_history(session, cipher, reader, "people", person_id))
 
 
 @router.post("", summary="Create a person", status_code=201, response_model=Created)
