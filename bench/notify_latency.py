@@ -48,6 +48,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from haven.access.accounts import (
+    NewOrganisation,
     NewUser,
     TokenRequest,
     create_organisation,
@@ -187,7 +188,10 @@ def prepare(haven: Haven, receiver: Receiver) -> None:
     with session_factory(engine).begin() as session:
         bind_keyring(session, haven.keyring, str(haven.key_file))
         haven.organisation = create_organisation(
-            session, cipher, "Bench Rights Desk", ContributorKind.NGO, None, actor="bench"
+            session,
+            cipher,
+            NewOrganisation("Bench Rights Desk", ContributorKind.NGO),
+            actor="bench",
         )
         haven.user = create_user(
             session,

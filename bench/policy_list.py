@@ -25,6 +25,8 @@ from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 from haven.access.accounts import (
+    NewGroup,
+    NewOrganisation,
     NewUser,
     create_organisation,
     create_sharing_group,
@@ -60,7 +62,9 @@ def prepare(url: str, incidents: int, seed: int) -> tuple[Any, FieldCipher, str]
     with session_factory(engine).begin() as session:
         bind_keyring(session, cipher.keyring, "bench")
         orgs = [
-            create_organisation(session, cipher, f"NGO {n}", ContributorKind.NGO, None, actor="b")
+            create_organisation(
+                session, cipher, NewOrganisation(f"NGO {n}", ContributorKind.NGO), actor="b"
+            )
             for n in range(8)
         ]
         # The reader's organisation (orgs[0]) is in groups 0, 1 and 2 of six.
@@ -68,9 +72,9 @@ def prepare(url: str, incidents: int, seed: int) -> tuple[Any, FieldCipher, str]
             create_sharing_group(
                 session,
                 cipher,
-                f"group {n}",
-                orgs[n],
-                [*rng.sample(orgs[1:], 3), *([orgs[0]] if n < 3 else [])],
+                NewGroup(
+                    f"group {n}", orgs[n], [*rng.sample(orgs[1:], 3), *([orgs[0]] if n < 3 else [])]
+                ),
                 actor="b",
             )
             for n in range(6)

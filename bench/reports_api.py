@@ -48,6 +48,7 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_e
 from sqlalchemy.engine import make_url
 
 from haven.access.accounts import (
+    NewOrganisation,
     NewUser,
     TokenRequest,
     create_organisation,
@@ -300,7 +301,10 @@ def prepare(database: Database) -> None:
     with session_factory(engine).begin() as session:
         bind_keyring(session, keyring, str(database.key_file))
         organisation = create_organisation(
-            session, cipher, "Bench Rights Desk", ContributorKind.NGO, None, actor="bench"
+            session,
+            cipher,
+            NewOrganisation("Bench Rights Desk", ContributorKind.NGO),
+            actor="bench",
         )
         user = create_user(
             session,

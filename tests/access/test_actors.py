@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import create_organisation
+from haven.access.accounts import NewOrganisation, create_organisation
 from haven.access.actors import OrganisationFilter, get_organisation, list_organisations
 from haven.access.policy import Reader
 from haven.crypto.fields import FieldCipher
@@ -41,8 +41,12 @@ def _add(session: Session, cipher: FieldCipher, contributor: str, **data: Any) -
 @pytest.fixture
 def orgs(session: Session, cipher: FieldCipher) -> tuple[str, str]:
     return (
-        create_organisation(session, cipher, "NGO A", ContributorKind.NGO, None, actor="t"),
-        create_organisation(session, cipher, "NGO B", ContributorKind.NGO, None, actor="t"),
+        create_organisation(
+            session, cipher, NewOrganisation("NGO A", ContributorKind.NGO), actor="t"
+        ),
+        create_organisation(
+            session, cipher, NewOrganisation("NGO B", ContributorKind.NGO), actor="t"
+        ),
     )
 
 

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from builders import incident
 from haven.access.accounts import (
+    NewGroup,
+    NewOrganisation,
     NewUser,
     create_organisation,
     create_sharing_group,
@@ -126,10 +128,18 @@ class World:
 
 
 def _build(session: Session, cipher: FieldCipher) -> World:
-    owner = create_organisation(session, cipher, "Owner", ContributorKind.NGO, None, actor="t")
-    partner = create_organisation(session, cipher, "Partner", ContributorKind.NGO, None, actor="t")
-    passing = create_organisation(session, cipher, "Passing", ContributorKind.NGO, None, actor="t")
-    joining = create_organisation(session, cipher, "Joining", ContributorKind.NGO, None, actor="t")
+    owner = create_organisation(
+        session, cipher, NewOrganisation("Owner", ContributorKind.NGO), actor="t"
+    )
+    partner = create_organisation(
+        session, cipher, NewOrganisation("Partner", ContributorKind.NGO), actor="t"
+    )
+    passing = create_organisation(
+        session, cipher, NewOrganisation("Passing", ContributorKind.NGO), actor="t"
+    )
+    joining = create_organisation(
+        session, cipher, NewOrganisation("Joining", ContributorKind.NGO), actor="t"
+    )
     owner_user = create_user(
         session, cipher, NewUser(owner, "o@example.org", PASSWORD, CASEWORKER), actor="t"
     )
@@ -137,7 +147,7 @@ def _build(session: Session, cipher: FieldCipher) -> World:
         session, cipher, NewUser(partner, "p@example.org", PASSWORD, CASEWORKER), actor="t"
     )
     set_roles(session, partner_user, frozenset({Role.CASEWORKER, Role.ANALYST}), actor="t")
-    group = create_sharing_group(session, cipher, "Partners", owner, [partner], actor="t")
+    group = create_sharing_group(session, cipher, NewGroup("Partners", owner, [partner]), actor="t")
     set_member(session, Membership(group, passing, member=True), actor="t", owner_id=owner)
     set_member(session, Membership(group, passing, member=False), actor="t", owner_id=owner)
     set_member(session, Membership(group, joining, member=True), actor="t", owner_id=owner)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import create_organisation
+from haven.access.accounts import NewOrganisation, create_organisation
 from haven.access.consent import set_consent
 from haven.access.people import PersonFilter, get_person, list_people
 from haven.access.policy import Reader
@@ -52,12 +52,14 @@ def _audit_count(session: Session) -> int:
 @pytest.fixture
 def orgs(session: Session, cipher: FieldCipher) -> dict[str, str]:
     return {
-        "ngo": create_organisation(session, cipher, "NGO A", ContributorKind.NGO, None, actor="t"),
+        "ngo": create_organisation(
+            session, cipher, NewOrganisation("NGO A", ContributorKind.NGO), actor="t"
+        ),
         "other": create_organisation(
-            session, cipher, "NGO B", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("NGO B", ContributorKind.NGO), actor="t"
         ),
         "authority": create_organisation(
-            session, cipher, "BKA", ContributorKind.AUTHORITY, "DE", actor="t"
+            session, cipher, NewOrganisation("BKA", ContributorKind.AUTHORITY, "DE"), actor="t"
         ),
     }
 

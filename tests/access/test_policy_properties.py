@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from haven.access.accounts import (
+    NewGroup,
+    NewOrganisation,
     NewUser,
     TokenRequest,
     create_organisation,
@@ -178,7 +180,10 @@ def _build(world: World, runtime: Any) -> Built:
         built = Built(
             org_ids=[
                 create_organisation(
-                    session, cipher, f"org {i}", org.kind, org.member_state, actor="test"
+                    session,
+                    cipher,
+                    NewOrganisation(f"org {i}", org.kind, org.member_state),
+                    actor="test",
                 )
                 for i, org in enumerate(world.orgs)
             ]
@@ -194,7 +199,7 @@ def _build(world: World, runtime: Any) -> Built:
             owner = built.org_ids[min(members)]
             others = [built.org_ids[m] for m in members]
             built.groups.append(
-                create_sharing_group(session, cipher, f"g{g}", owner, others, actor="t")
+                create_sharing_group(session, cipher, NewGroup(f"g{g}", owner, others), actor="t")
             )
         for n, plan in enumerate(world.incidents):
             author_id = built.users[_user_index(built, plan.contributor, plan.author)][1]

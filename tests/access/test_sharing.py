@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import NewUser, create_organisation, create_user, reader_for
+from haven.access.accounts import (
+    NewOrganisation,
+    NewUser,
+    create_organisation,
+    create_user,
+    reader_for,
+)
 from haven.access.models import User
 from haven.access.sharing import Share, share_record
 from haven.crypto.fields import FieldCipher
@@ -16,8 +22,12 @@ from haven.registry.writer import Actor, RegistryWriter
 def test_only_the_contributing_organisation_shares_its_record(
     session: Session, cipher: FieldCipher
 ) -> None:
-    owner = create_organisation(session, cipher, "Owner", ContributorKind.NGO, None, actor="t")
-    other = create_organisation(session, cipher, "Other", ContributorKind.NGO, None, actor="t")
+    owner = create_organisation(
+        session, cipher, NewOrganisation("Owner", ContributorKind.NGO), actor="t"
+    )
+    other = create_organisation(
+        session, cipher, NewOrganisation("Other", ContributorKind.NGO), actor="t"
+    )
     roles = frozenset({Role.CASEWORKER})
     owner_user = create_user(
         session, cipher, NewUser(owner, "o@example.org", "x" * 16, roles), actor="t"

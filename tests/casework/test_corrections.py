@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import haven.models  # noqa: F401  (every table in the metadata)
 from builders import incident
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.models import Consent
 from haven.access.policy import Reader, load_facts, sees, visible
 from haven.access.reads import get_incident
@@ -60,7 +60,9 @@ def _reader(
 @pytest.fixture
 def world(session: Session, cipher: FieldCipher) -> World:
     def org(name: str, kind: ContributorKind, state: str | None) -> str:
-        return create_organisation(session, cipher, name, kind, state, actor="test")
+        return create_organisation(
+            session, cipher, NewOrganisation(name, kind, state), actor="test"
+        )
 
     ngo = org("Exile Legal Aid", ContributorKind.NGO, None)
     fr = org("Police nationale", ContributorKind.AUTHORITY, "FR")

@@ -8,7 +8,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import haven.models  # noqa: F401  (every table in the metadata)
-from haven.access.accounts import NewUser, create_organisation, create_user, reader_for
+from haven.access.accounts import (
+    NewOrganisation,
+    NewUser,
+    create_organisation,
+    create_user,
+    reader_for,
+)
 from haven.access.models import User
 from haven.casework.notices import escalate_late, referral_answered, referral_sent, report_received
 from haven.casework.workflow import acknowledge, move, refer
@@ -72,13 +78,19 @@ def test_a_report_referral_and_answer_reach_who_they_concern(
     session: Session, cipher: FieldCipher
 ) -> None:
     ngo = create_organisation(
-        session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
     )
     bka = create_organisation(
-        session, cipher, "Bundeskriminalamt", ContributorKind.AUTHORITY, "DE", actor="t"
+        session,
+        cipher,
+        NewOrganisation("Bundeskriminalamt", ContributorKind.AUTHORITY, "DE"),
+        actor="t",
     )
     police = create_organisation(
-        session, cipher, "Police nationale", ContributorKind.AUTHORITY, "FR", actor="t"
+        session,
+        cipher,
+        NewOrganisation("Police nationale", ContributorKind.AUTHORITY, "FR"),
+        actor="t",
     )
     caseworker = _user(session, cipher, ngo, "case@ela.example", Role.CASEWORKER)
     german = _user(session, cipher, bka, "case@bka.example", Role.CASEWORKER)
@@ -120,7 +132,7 @@ def test_a_late_case_is_escalated_to_the_coordinators_inbox(runtime: Runtime) ->
     cipher = runtime.cipher()
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         coordinator = _user(session, cipher, ngo, "coord@ela.example", Role.COORDINATOR)
         _user(session, cipher, ngo, "case@ela.example", Role.CASEWORKER)
@@ -151,7 +163,7 @@ def test_a_deadline_about_to_pass_is_told_once_to_the_assigned_caseworker(
     cipher = runtime.cipher()
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         _user(session, cipher, ngo, "coord@ela.example", Role.COORDINATOR)
         caseworker = _user(session, cipher, ngo, "case@ela.example", Role.CASEWORKER)
@@ -185,7 +197,7 @@ def test_a_deadline_far_away_is_not_warned_of(runtime: Runtime) -> None:
     cipher = runtime.cipher()
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         _user(session, cipher, ngo, "coord@ela.example", Role.COORDINATOR)
         _report(session, cipher, ngo, urgent=True)  # two hours left

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import haven.models  # noqa: F401  (every table in the metadata)
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.models import User
 from haven.access.policy import Reader, visible
 from haven.audit.chain import verify
@@ -100,7 +100,11 @@ def _user(
 @pytest.fixture
 def world(session: Session, cipher: FieldCipher) -> World:
     def org(name: str, kind: ContributorKind, state: str | None) -> tuple[str, Any, str | None]:
-        return create_organisation(session, cipher, name, kind, state, actor="test"), kind, state
+        return (
+            create_organisation(session, cipher, NewOrganisation(name, kind, state), actor="test"),
+            kind,
+            state,
+        )
 
     ngo = org("Exile Legal Aid", ContributorKind.NGO, None)
     other = org("Other NGO", ContributorKind.NGO, None)

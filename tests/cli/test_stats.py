@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import builders
-from haven.access.accounts import create_sharing_group
+from haven.access.accounts import NewGroup, create_sharing_group
 from haven.access.sharing import Share, share_record
 from haven.cli.stats import analyst_of
 from haven.domain.enums import ContributorKind
@@ -53,7 +53,9 @@ def incidents(runtime: Runtime) -> None:
     with runtime.transaction() as session:
         own = ensure_contributor(session, cipher, OWN, ContributorKind.NGO, "FR")
         other = ensure_contributor(session, cipher, OTHER, ContributorKind.NGO, "NL")
-        group = create_sharing_group(session, cipher, "Partners", other, [own], actor="test")
+        group = create_sharing_group(
+            session, cipher, NewGroup("Partners", other, [own]), actor="test"
+        )
         ours = RegistryWriter(session, cipher, Actor(own, "test:writer", "test"))
         for _ in range(3):
             ours.add_incident(_incident())

@@ -24,7 +24,14 @@ from sqlalchemy import ColumnElement, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from haven.access import accounts
-from haven.access.accounts import NewUser, create_organisation, create_sharing_group, create_user
+from haven.access.accounts import (
+    NewGroup,
+    NewOrganisation,
+    NewUser,
+    create_organisation,
+    create_sharing_group,
+    create_user,
+)
 from haven.access.consent import set_consent
 from haven.access.models import Consent, RecordRecipient, RecordShare
 from haven.access.policy import Reader, counted
@@ -145,11 +152,17 @@ def _no_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def network(session: Session, cipher: FieldCipher) -> Network:
-    a = create_organisation(session, cipher, "Org A", ContributorKind.NGO, None, actor="test")
-    b = create_organisation(session, cipher, "Org B", ContributorKind.NGO, None, actor="test")
-    c = create_organisation(session, cipher, "Org C", ContributorKind.AUTHORITY, "DE", actor="t")
-    ab = create_sharing_group(session, cipher, "AB", a, [b], actor="test")
-    bc = create_sharing_group(session, cipher, "BC", b, [c], actor="test")
+    a = create_organisation(
+        session, cipher, NewOrganisation("Org A", ContributorKind.NGO), actor="test"
+    )
+    b = create_organisation(
+        session, cipher, NewOrganisation("Org B", ContributorKind.NGO), actor="test"
+    )
+    c = create_organisation(
+        session, cipher, NewOrganisation("Org C", ContributorKind.AUTHORITY, "DE"), actor="t"
+    )
+    ab = create_sharing_group(session, cipher, NewGroup("AB", a, [b]), actor="test")
+    bc = create_sharing_group(session, cipher, NewGroup("BC", b, [c]), actor="test")
     authority = ContributorKind.AUTHORITY
     return Network(
         a=a,
@@ -776,10 +789,18 @@ class Casework:
 
 @pytest.fixture
 def casework(session: Session, cipher: FieldCipher) -> Casework:
-    a = create_organisation(session, cipher, "Org A", ContributorKind.NGO, None, actor="test")
-    b = create_organisation(session, cipher, "Org B", ContributorKind.NGO, None, actor="test")
-    de = create_organisation(session, cipher, "BKA", ContributorKind.AUTHORITY, "DE", actor="t")
-    fr = create_organisation(session, cipher, "PN", ContributorKind.AUTHORITY, "FR", actor="t")
+    a = create_organisation(
+        session, cipher, NewOrganisation("Org A", ContributorKind.NGO), actor="test"
+    )
+    b = create_organisation(
+        session, cipher, NewOrganisation("Org B", ContributorKind.NGO), actor="test"
+    )
+    de = create_organisation(
+        session, cipher, NewOrganisation("BKA", ContributorKind.AUTHORITY, "DE"), actor="t"
+    )
+    fr = create_organisation(
+        session, cipher, NewOrganisation("PN", ContributorKind.AUTHORITY, "FR"), actor="t"
+    )
     caseworker = _user(session, cipher, a, "case@a.example", role=Role.CASEWORKER)
     first = _report(
         session,

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import create_organisation
+from haven.access.accounts import NewOrganisation, create_organisation
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, DatePrecision, HostInvolvement, PersonRole, Tlp
 from haven.errors import ValidationFailed
@@ -48,7 +48,9 @@ SECRET = "secret-source-one"
 
 def _organisation(runtime: Runtime, cipher: FieldCipher, name: str = "Exile Legal Aid") -> str:
     with runtime.transaction() as session:
-        return create_organisation(session, cipher, name, ContributorKind.NGO, None, actor="t")
+        return create_organisation(
+            session, cipher, NewOrganisation(name, ContributorKind.NGO), actor="t"
+        )
 
 
 def _import(
@@ -453,7 +455,7 @@ def test_sources_and_narratives_are_encrypted_at_rest(
     runtime: Runtime, cipher: FieldCipher, session: Session
 ) -> None:
     organisation = create_organisation(
-        session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+        session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
     )
     data = (
         "year,origin_state,tactic,narrative,sources\n"

@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
 from haven.access import accounts
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.consent import set_consent
 from haven.access.passwords import hash_password
 from haven.crypto.fields import FieldCipher
@@ -263,13 +263,22 @@ def world(
 
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, "DE", actor="test"
+            session,
+            cipher,
+            NewOrganisation("Exile Legal Aid", ContributorKind.NGO, "DE"),
+            actor="test",
         )
         de = create_organisation(
-            session, cipher, "BKA focal point", ContributorKind.AUTHORITY, "DE", actor="test"
+            session,
+            cipher,
+            NewOrganisation("BKA focal point", ContributorKind.AUTHORITY, "DE"),
+            actor="test",
         )
         fr = create_organisation(
-            session, cipher, "DGSI focal point", ContributorKind.AUTHORITY, "FR", actor="test"
+            session,
+            cipher,
+            NewOrganisation("DGSI focal point", ContributorKind.AUTHORITY, "FR"),
+            actor="test",
         )
         return World(
             ngo=ngo,

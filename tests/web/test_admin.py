@@ -10,7 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from haven.access.accounts import NewUser, create_organisation, create_user, login_index
+from haven.access.accounts import (
+    NewOrganisation,
+    NewUser,
+    create_organisation,
+    create_user,
+    login_index,
+)
 from haven.access.models import SharingGroupMember, User
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
@@ -26,7 +32,7 @@ SEED = pyotp.random_base32()
 def client(runtime: Runtime, cipher: FieldCipher) -> Iterator[TestClient]:
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         admin = create_user(
             session,
@@ -144,7 +150,7 @@ def test_an_administrator_manages_the_sharing_groups_their_organisation_owns(
 ) -> None:
     with runtime.transaction() as session:
         other = create_organisation(
-            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Other NGO", ContributorKind.NGO), actor="t"
         )
     _sign_in_with_code(client, "admin@example.org")
     page = client.get("/admin/groups")

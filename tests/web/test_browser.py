@@ -7,7 +7,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role, Tlp
 from haven.registry.schemas import IncidentIn
@@ -31,10 +31,10 @@ def _page(browser: Browser) -> Page:
 def registry(runtime: Runtime, cipher: FieldCipher) -> None:
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         other = create_organisation(
-            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Other NGO", ContributorKind.NGO), actor="t"
         )
         for login, roles in (
             ("case@example.org", {Role.CASEWORKER}),

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, ReportStatus, Role
 from haven.intake.reports import set_intake_organisation
@@ -27,10 +27,13 @@ def organisations(runtime: Runtime, cipher: FieldCipher) -> None:
     """An intake NGO and a German authority, each with a caseworker."""
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         authority = create_organisation(
-            session, cipher, "Bundeskriminalamt", ContributorKind.AUTHORITY, "DE", actor="t"
+            session,
+            cipher,
+            NewOrganisation("Bundeskriminalamt", ContributorKind.AUTHORITY, "DE"),
+            actor="t",
         )
         for organisation, login in ((ngo, "case@ela.example"), (authority, "case@bka.example")):
             new = NewUser(organisation, login, PASSWORD, frozenset({Role.CASEWORKER}))

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.models import User
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
@@ -43,10 +43,10 @@ class World:
 def world(runtime: Runtime, cipher: FieldCipher) -> World:
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         other = create_organisation(
-            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Other NGO", ContributorKind.NGO), actor="t"
         )
         for login, org, roles in (
             ("case@example.org", ngo, {Role.CASEWORKER}),

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 import builders
 from haven.access import accounts
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.passwords import hash_password
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
@@ -53,7 +53,7 @@ def organisation(runtime: Runtime, cipher: FieldCipher, monkeypatch: pytest.Monk
     monkeypatch.setattr(accounts, "hash_password", lambda _password: hashed)
     with runtime.transaction() as session:
         org = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         for login, role in (
             ("analyst@example.org", Role.ANALYST),

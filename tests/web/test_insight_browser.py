@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.registry.schemas import IncidentIn
@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery staple"
 def registry(runtime: Runtime, cipher: FieldCipher) -> None:
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         create_user(
             session,

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from haven.access import accounts
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.models import User
 from haven.access.passwords import hash_password
 from haven.crypto.fields import FieldCipher
@@ -43,7 +43,10 @@ def people(runtime: Runtime, cipher: FieldCipher, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(accounts, "hash_password", lambda _password: hashed)
     with runtime.transaction() as session:
         org = create_organisation(
-            session, cipher, "BKA focal point", ContributorKind.AUTHORITY, "DE", actor="t"
+            session,
+            cipher,
+            NewOrganisation("BKA focal point", ContributorKind.AUTHORITY, "DE"),
+            actor="t",
         )
         ids = [
             create_user(

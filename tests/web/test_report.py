@@ -24,7 +24,7 @@ from PIL import Image
 from sqlalchemy import func, select
 from starlette.types import Message, Receive, Scope, Send
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.access.models import Consent
 from haven.audit.models import AuditEntry
 from haven.crypto.fields import FieldCipher
@@ -58,10 +58,10 @@ def intake(runtime: Runtime, cipher: FieldCipher) -> Intake:
     """An organisation that handles reports, another one, and their people."""
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         other = create_organisation(
-            session, cipher, "Other NGO", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Other NGO", ContributorKind.NGO), actor="t"
         )
         for login, org, roles in (
             ("case@example.org", ngo, {Role.CASEWORKER}),

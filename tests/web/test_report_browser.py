@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from haven.access.accounts import NewUser, create_organisation, create_user
+from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
 from haven.i18n import translations
@@ -38,7 +38,7 @@ def _page(context: BrowserContext) -> Page:
 def intake(runtime: Runtime, cipher: FieldCipher) -> None:
     with runtime.transaction() as session:
         ngo = create_organisation(
-            session, cipher, "Exile Legal Aid", ContributorKind.NGO, None, actor="t"
+            session, cipher, NewOrganisation("Exile Legal Aid", ContributorKind.NGO), actor="t"
         )
         create_user(
             session,

@@ -32,15 +32,19 @@ def login_index(cipher: FieldCipher, login: str) -> str:
     return cipher.blind_index("login", login)
 
 
+@dataclass(frozen=True, slots=True)
+class NewOrganisation:
+    """An organisation that uses Haven; an authority names the member state it serves."""
+
+    name: str
+    kind: ContributorKind
+    member_state: str | None = None
+
+
 def create_organisation(
-    session: Session,
-    cipher: FieldCipher,
-    name: str,
-    kind: ContributorKind,
-    member_state: str | None,
-    *,
-    actor: str,
+    session: Session, cipher: FieldCipher, new: NewOrganisation, *, actor: str
 ) -> str:
+    name, kind, member_state = new.name, new.kind, new.member_state
     if kind is ContributorKind.AUTHORITY and member_state is None:
         raise ValidationFailed("an authority serves a member state: give its country code")
     if session.scalar(select(Contributor.id).where(Contributor.name == name)) is not None:
@@ -175,15 +179,19 @@ def create_token(
     return IssuedToken(token_id, secret, expires_at)
 
 
+@dataclass(frozen=True, slots=True)
+class NewGroup:
+    """A sharing group, owned by one organisation, which is always among its members."""
+
+    name: str
+    owner_id: str
+    members: Iterable[str] = ()
+
+
 def create_sharing_group(
-    session: Session,
-    cipher: FieldCipher,
-    name: str,
-    owner_id: str,
-    members: Iterable[str],
-    *,
-    actor: str,
+    session: Session, cipher: FieldCipher, new: NewGroup, *, actor: str
 ) -> str:
+    name, owner_id, members = new.name, new.owner_id, new.members
     if session.scalar(select(SharingGroup.id).where(SharingGroup.name == name)) is not None:
         raise ValidationFailed(f"a sharing group called {name!r} exists already")
     group_id = new_id()

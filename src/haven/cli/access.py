@@ -14,6 +14,8 @@ from sqlalchemy import false, or_, select
 from sqlalchemy.orm import Session
 
 from haven.access.accounts import (
+    NewGroup,
+    NewOrganisation,
     NewUser,
     TokenRequest,
     create_organisation,
@@ -75,7 +77,10 @@ def orgs_create(
         cipher = runtime.cipher()
         with runtime.transaction() as session:
             organisation_id = create_organisation(
-                session, cipher, name, ContributorKind(kind), member_state, actor=ACTOR
+                session,
+                cipher,
+                NewOrganisation(name, ContributorKind(kind), member_state),
+                actor=ACTOR,
             )
     out.print(f"created organisation {name} ({organisation_id})")
 
@@ -190,7 +195,7 @@ def groups_create(
         with runtime.transaction() as session:
             members = [_organisation(session, m).id for m in member or []]
             owner_id = _organisation(session, owner).id
-            create_sharing_group(session, cipher, name, owner_id, members, actor=ACTOR)
+            create_sharing_group(session, cipher, NewGroup(name, owner_id, members), actor=ACTOR)
     out.print(f"created sharing group {name}")
 
 

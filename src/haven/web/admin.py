@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from haven.access.accounts import (
+    NewGroup,
+    NewOrganisation,
     NewUser,
     create_organisation,
     create_sharing_group,
@@ -143,9 +145,7 @@ def add_organisation(
         create_organisation(
             session,
             cipher,
-            form.name,
-            form.kind,
-            form.member_state or None,
+            NewOrganisation(form.name, form.kind, form.member_state or None),
             actor=visitor.reader.actor,
         )
     except HavenError as refusal:
@@ -201,7 +201,9 @@ def add_group(
     visitor.require_csrf(form.csrf)
     owner = visitor.user.organisation_id
     try:
-        create_sharing_group(session, cipher, form.name, owner, [], actor=visitor.reader.actor)
+        create_sharing_group(
+            session, cipher, NewGroup(form.name, owner), actor=visitor.reader.actor
+        )
     except HavenError as refusal:
         return _groups_page(request, visitor, session, refusal.one_line())
     return RedirectResponse("/admin/groups", status_code=303)

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from haven.access.accounts import (
+    NewOrganisation,
     NewUser,
     TokenRequest,
     create_organisation,
@@ -39,7 +40,7 @@ def organisation(runtime: Runtime) -> Callable[..., str]:
     ) -> str:
         with runtime.transaction() as session:
             return create_organisation(
-                session, runtime.cipher(), name, kind, member_state, actor="test"
+                session, runtime.cipher(), NewOrganisation(name, kind, member_state), actor="test"
             )
 
     return make

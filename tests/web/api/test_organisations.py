@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from haven.access.accounts import create_sharing_group
+from haven.access.accounts import NewGroup, create_sharing_group
 from haven.db.values import new_id
 from haven.domain.enums import Role
 from haven.runtime import Runtime
@@ -40,7 +40,7 @@ def test_labels_decide_who_sees_an_organisation(
 ) -> None:
     a, b, c = organisation("NGO A"), organisation("NGO B"), organisation("NGO C")
     with runtime.transaction() as session:
-        group = create_sharing_group(session, runtime.cipher(), "g", a, [b], actor="t")
+        group = create_sharing_group(session, runtime.cipher(), NewGroup("g", a, [b]), actor="t")
     _, author = member(a, Role.CASEWORKER)
     _, in_group = member(b, Role.ANALYST)
     recipient_id, recipient = member(c, Role.CASEWORKER)

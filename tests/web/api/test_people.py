@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from haven.access.accounts import create_sharing_group
+from haven.access.accounts import NewGroup, create_sharing_group
 from haven.access.consent import set_consent
 from haven.audit.chain import verify
 from haven.audit.models import AuditEntry
@@ -73,7 +73,9 @@ def test_amber_reaches_the_groups_named_and_red_only_its_recipients(
 ) -> None:
     a, b, c = organisation("NGO A"), organisation("NGO B"), organisation("NGO C")
     with runtime.transaction() as session:
-        group = create_sharing_group(session, runtime.cipher(), "Central Asia", a, [b], actor="t")
+        group = create_sharing_group(
+            session, runtime.cipher(), NewGroup("Central Asia", a, [b]), actor="t"
+        )
     _, author = member(a, Role.CASEWORKER)
     _, colleague = member(a, Role.CASEWORKER)
     _, in_group = member(b, Role.ANALYST)
@@ -99,7 +101,7 @@ def test_sharing_with_a_group_the_organisation_is_not_in_writes_nothing(
 ) -> None:
     a, b = organisation("NGO A"), organisation("NGO B")
     with runtime.transaction() as session:
-        foreign = create_sharing_group(session, runtime.cipher(), "theirs", b, [], actor="t")
+        foreign = create_sharing_group(session, runtime.cipher(), NewGroup("theirs", b), actor="t")
     _, author = member(a, Role.CASEWORKER)
     body = {"tlp": "amber", "share_with": [foreign]}
     response = client.post("/api/v1/people", json=body, headers=author)
