@@ -60,6 +60,7 @@ from haven.insight.figures import (
     Concentration,
     Figures,
     Filters,
+    Presentation,
     Response,
     figures,
 )
@@ -119,27 +120,28 @@ class Network:
 PUBLIC = Reader.public("open")
 
 
-def _user(
-    session: Session,
-    cipher: FieldCipher,
-    organisation: str,
-    login: str,
-    *,
-    kind: ContributorKind = ContributorKind.NGO,
-    member_state: str | None = None,
-    groups: frozenset[str] = frozenset(),
-    role: Role = Role.ANALYST,
-) -> Reader:
-    user_id = create_user(
-        session, cipher, NewUser(organisation, login, PASSWORD, frozenset({role})), actor="test"
-    )
+@dataclass(frozen=True)
+class Account:
+    """A user of an organisation to create, and what their reader holds."""
+
+    organisation: str
+    login: str
+    groups: frozenset[str] = frozenset()
+    role: Role = Role.ANALYST
+    kind: ContributorKind = ContributorKind.NGO
+    member_state: str | None = None
+
+
+def _user(session: Session, cipher: FieldCipher, account: Account) -> Reader:
+    roles = frozenset({account.role})
+    new = NewUser(account.organisation, account.login, PASSWORD, roles)
     return Reader(
-        user_id=user_id,
-        organisation_id=organisation,
-        organisation_kind=kind,
-        member_state=member_state,
-        roles=frozenset({role}),
-        groups=groups,
+        user_id=create_user(session, cipher, new, actor="test"),
+        organisation_id=account.organisation,
+        organisation_kind=account.kind,
+        member_state=account.member_state,
+        roles=roles,
+        groups=account.groups,
         surface="dashboard",
     )
 
@@ -170,17 +172,13 @@ def network(session: Session, cipher: FieldCipher) -> Network:
         c=c,
         group_ab=ab,
         group_bc=bc,
-        analyst_a=_user(session, cipher, a, "analyst@a.example", groups=frozenset({ab})),
-        other_a=_user(session, cipher, a, "other@a.example", groups=frozenset({ab})),
-        analyst_b=_user(session, cipher, b, "analyst@b.example", groups=frozenset({ab, bc})),
+        analyst_a=_user(session, cipher, Account(a, "analyst@a.example", frozenset({ab}))),
+        other_a=_user(session, cipher, Account(a, "other@a.example", frozenset({ab}))),
+        analyst_b=_user(session, cipher, Account(b, "analyst@b.example", frozenset({ab, bc}))),
         analyst_c=_user(
             session,
             cipher,
-            c,
-            "analyst@c.example",
-            groups=frozenset({bc}),
-            kind=authority,
-            member_state="DE",
+            Account(c, "analyst@c.example", frozenset({bc}), kind=authority, member_state="DE"),
         ),
     )
 
@@ -440,29 +438,23 @@ def test_every_figure_of_the_hand_made_data_set_for_an_analyst(
 
 
 @pytest.mark.parametrize(
-    ("n", "states", "incidents", "share", "tied"),
+    ("expected", "share"),
     [
-        (1, (("CN", 6),), 6, 0.375, False),
+        (Concentration(1, (("CN", 6),), 6, 16, tied=False), 0.375),
         # IR and RU have 4 each: IR comes first by code, and RU ties with it.
-        (2, (("CN", 6), ("IR", 4)), 10, 0.625, True),
-        (3, (("CN", 6), ("IR", 4), ("RU", 4)), 14, 0.875, False),
-        (4, (("CN", 6), ("IR", 4), ("RU", 4), ("TR", 2)), 16, 1.0, False),
+        (Concentration(2, (("CN", 6), ("IR", 4)), 10, 16, tied=True), 0.625),
+        (Concentration(3, (("CN", 6), ("IR", 4), ("RU", 4)), 14, 16, tied=False), 0.875),
+        (Concentration(4, (("CN", 6), ("IR", 4), ("RU", 4), ("TR", 2)), 16, 16, tied=False), 1.0),
     ],
 )
+@pytest.mark.usefixtures("data_set")
 def test_the_concentration_in_the_top_n_origin_states(
-    session: Session,
-    network: Network,
-    data_set: dict[str, str],
-    *,
-    n: int,
-    states: tuple[tuple[str, int], ...],
-    incidents: int,
-    share: float,
-    tied: bool,
+    session: Session, network: Network, *, expected: Concentration, share: float
 ) -> None:
-    concentration = figures(session, network.analyst_a, Filters(), top_n=n, now=NOW).concentration
-    assert concentration == Concentration(n, states, incidents, 16, tied)
-    assert concentration.share == share
+    shown = Presentation(top_n=expected.n)
+    f = figures(session, network.analyst_a, Filters(), presentation=shown, now=NOW)
+    assert f.concentration == expected
+    assert f.concentration.share == share
 
 
 def test_public_figures_count_only_clear_or_cleared_incidents(
@@ -470,7 +462,7 @@ def test_public_figures_count_only_clear_or_cleared_incidents(
 ) -> None:
     # c2, c4, r4, i3 are TLP:CLEAR; c5 (GREEN), i4 (AMBER), x2 (AMBER+STRICT) and x4 (RED) are
     # cleared for statistics by their contributor.
-    f = figures(session, PUBLIC, Filters(), top_n=2, now=NOW)
+    f = figures(session, PUBLIC, Filters(), presentation=Presentation(top_n=2), now=NOW)
     assert f.total == 8
     assert _rows(f, "year") == {("2022",): 3, ("2023",): 3, ("2024",): 2}
     assert _rows(f, "origin") == {("CN",): 4, ("IR",): 2, ("RU",): 2}
@@ -524,56 +516,62 @@ def test_labels_decide_one_by_one(session: Session, cipher: FieldCipher, network
         assert _rows(f, "tactic") == {("surveillance",): len(names)}, reader
 
 
+@dataclass(frozen=True)
+class Filtered:
+    """What a filter should leave: the total, and the origins and years where given."""
+
+    total: int
+    origins: Counts | None = None
+    years: Counts | None = None
+
+
 @pytest.mark.parametrize(
-    ("filters", "total", "origins", "years"),
+    ("filters", "expected"),
     [
         (
             Filters(year_from=2023, year_to=2024),
-            12,
-            {("CN",): 3, ("RU",): 4, ("IR",): 3, ("TR",): 2},
-            {("2023",): 6, ("2024",): 6},
+            Filtered(
+                12, {("CN",): 3, ("RU",): 4, ("IR",): 3, ("TR",): 2}, {("2023",): 6, ("2024",): 6}
+            ),
         ),
         (
             Filters(year_from=2024),
-            6,
-            {("CN",): 1, ("RU",): 1, ("IR",): 3, ("TR",): 1},
-            {("2024",): 6},
+            Filtered(6, {("CN",): 1, ("RU",): 1, ("IR",): 3, ("TR",): 1}, {("2024",): 6}),
         ),
-        (Filters(year_to=2022), 4, {("CN",): 3, ("IR",): 1}, {("2022",): 4}),
-        (Filters(year_from=2023, year_to=2023), 6, {("CN",): 2, ("RU",): 3, ("TR",): 1}, None),
+        (Filters(year_to=2022), Filtered(4, {("CN",): 3, ("IR",): 1}, {("2022",): 4})),
+        (
+            Filters(year_from=2023, year_to=2023),
+            Filtered(6, {("CN",): 2, ("RU",): 3, ("TR",): 1}),
+        ),
         # Host in the European Union: DE and FR, not GB, JP or no host.
         (
             Filters(region="eu"),
-            11,
-            {("CN",): 4, ("RU",): 3, ("IR",): 2, ("TR",): 2},
-            {("2022",): 4, ("2023",): 3, ("2024",): 4},
+            Filtered(
+                11,
+                {("CN",): 4, ("RU",): 3, ("IR",): 2, ("TR",): 2},
+                {("2022",): 4, ("2023",): 3, ("2024",): 4},
+            ),
         ),
-        (Filters(region="europe"), 12, {("CN",): 4, ("RU",): 3, ("IR",): 3, ("TR",): 2}, None),
-        (Filters(region="asia"), 2, {("CN",): 1, ("RU",): 1}, {("2023",): 2}),
-        (Filters(year_from=2024, region="eu"), 4, None, {("2024",): 4}),
-        (Filters(region="africa"), 0, {}, {}),
+        (Filters(region="europe"), Filtered(12, {("CN",): 4, ("RU",): 3, ("IR",): 3, ("TR",): 2})),
+        (Filters(region="asia"), Filtered(2, {("CN",): 1, ("RU",): 1}, {("2023",): 2})),
+        (Filters(year_from=2024, region="eu"), Filtered(4, years={("2024",): 4})),
+        (Filters(region="africa"), Filtered(0, {}, {})),
     ],
 )
+@pytest.mark.usefixtures("data_set")
 def test_filters_by_years_and_host_region(
-    session: Session,
-    network: Network,
-    data_set: dict[str, str],
-    *,
-    filters: Filters,
-    total: int,
-    origins: Counts | None,
-    years: Counts | None,
+    session: Session, network: Network, *, filters: Filters, expected: Filtered
 ) -> None:
     f = figures(session, network.analyst_a, filters, now=NOW)
     assert f.filters == filters
-    assert f.total == total
-    assert f.concentration.total == total
-    if origins is not None:
-        assert _rows(f, "origin") == origins
-    if years is not None:
-        assert _rows(f, "year") == years
+    assert f.total == expected.total
+    assert f.concentration.total == expected.total
+    if expected.origins is not None:
+        assert _rows(f, "origin") == expected.origins
+    if expected.years is not None:
+        assert _rows(f, "year") == expected.years
     for name in ADDITIVE - {"profile"}:
-        assert f.tables[name].total == total, name
+        assert f.tables[name].total == expected.total, name
 
 
 def test_the_asia_filter_keeps_every_dimension_of_the_two_incidents_in_japan(
@@ -756,16 +754,19 @@ def _report(
     return report
 
 
-def _refer(
-    session: Session,
-    caseworker: Reader,
-    report: Report,
-    to: str,
-    timings: list[Timing],
-    *,
-    first: int = 0,
-) -> None:
-    for n, timing in enumerate(timings, start=first):
+@dataclass(frozen=True)
+class Referrals:
+    """Referrals of one report to one organisation, one a day from ``first_day`` after T0."""
+
+    report: Report
+    to: str
+    timings: list[Timing]
+    first_day: int = 0
+
+
+def _refer(session: Session, caseworker: Reader, referrals: Referrals) -> None:
+    report, to = referrals.report, referrals.to
+    for n, timing in enumerate(referrals.timings, start=referrals.first_day):
         referral = refer(
             session, caseworker, report, to, [ReferralAsk.PROTECTION], deadlines=DEADLINES
         )
@@ -801,7 +802,7 @@ def casework(session: Session, cipher: FieldCipher) -> Casework:
     fr = create_organisation(
         session, cipher, NewOrganisation("PN", ContributorKind.AUTHORITY, "FR"), actor="t"
     )
-    caseworker = _user(session, cipher, a, "case@a.example", role=Role.CASEWORKER)
+    caseworker = _user(session, cipher, Account(a, "case@a.example", role=Role.CASEWORKER))
     first = _report(
         session,
         cipher,
@@ -824,16 +825,24 @@ def casework(session: Session, cipher: FieldCipher) -> Casework:
         session, cipher, a, caseworker, occurred={"start": "2023-02-01"}, host_state="fr",
         consent=["authority"],
     )  # fmt: skip
-    _refer(session, caseworker, first, de, GERMAN[:6])
-    _refer(session, caseworker, second, de, GERMAN[6:], first=6)
-    _refer(session, caseworker, third, fr, FRENCH)
-    _refer(session, caseworker, first, b, TO_B)
+    _refer(session, caseworker, Referrals(first, de, GERMAN[:6]))
+    _refer(session, caseworker, Referrals(second, de, GERMAN[6:], first_day=6))
+    _refer(session, caseworker, Referrals(third, fr, FRENCH))
+    _refer(session, caseworker, Referrals(first, b, TO_B))
     authority = ContributorKind.AUTHORITY
     return Casework(
-        analyst_a=_user(session, cipher, a, "analyst@a.example"),
-        analyst_b=_user(session, cipher, b, "analyst@b.example"),
-        german=_user(session, cipher, de, "analyst@de.example", member_state="DE", kind=authority),
-        french=_user(session, cipher, fr, "analyst@fr.example", member_state="FR", kind=authority),
+        analyst_a=_user(session, cipher, Account(a, "analyst@a.example")),
+        analyst_b=_user(session, cipher, Account(b, "analyst@b.example")),
+        german=_user(
+            session,
+            cipher,
+            Account(de, "analyst@de.example", kind=authority, member_state="DE"),
+        ),
+        french=_user(
+            session,
+            cipher,
+            Account(fr, "analyst@fr.example", kind=authority, member_state="FR"),
+        ),
     )
 
 
@@ -881,7 +890,7 @@ def test_response_times_cover_the_cases_the_reader_may_count(
 def test_no_referrals_no_response_times(
     session: Session, cipher: FieldCipher, network: Network, data_set: dict[str, str]
 ) -> None:
-    caseworker = _user(session, cipher, network.a, "case@a.example", role=Role.CASEWORKER)
+    caseworker = _user(session, cipher, Account(network.a, "case@a.example", role=Role.CASEWORKER))
     _report(session, cipher, network.a, caseworker, occurred={"start": "2024-03-01"})
     f = figures(session, network.analyst_a, Filters(), now=NOW)
     assert f.total == 17
@@ -1166,7 +1175,7 @@ def _recount(session: Session, reader: Reader, filters: Filters) -> dict[str, Co
 
 
 def _check(session: Session, reader: Reader, filters: Filters, top_n: int) -> None:
-    f = figures(session, reader, filters, top_n=top_n, now=NOW)
+    f = figures(session, reader, filters, presentation=Presentation(top_n=top_n), now=NOW)
     expected = _recount(session, reader, filters)
     for name in TABLES:
         rows = f.tables[name].rows

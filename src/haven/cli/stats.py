@@ -8,10 +8,12 @@ everything the organisation may read, exact and unsuppressed, for internal use o
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,11 +32,12 @@ from haven.cli.access import _organisation
 from haven.domain.countries import REGION_NAMES
 from haven.domain.enums import Role
 from haven.errors import ValidationFailed
-from haven.insight.figures import Concentration, Filters, Response, figures
+from haven.insight.figures import Concentration, Filters, Presentation, Response, figures
 from haven.insight.open import open_figures
 from haven.insight.report import (
     AMBER_MARKING,
     NO_REFERRALS,
+    Edition,
     concentration_dict,
     number,
     open_report,
@@ -96,10 +99,54 @@ def analyst_of(session: Session, name_or_id: str) -> tuple[Contributor, Reader]:
     return found, reader
 
 
-def _filters(year_from: int | None, year_to: int | None, region: str | None) -> Filters:
-    return Filters(
-        year_from=year_from, year_to=year_to, region=None if region is None else region.lower()
+@dataclass(frozen=True, slots=True)
+class Period:
+    """``--from``, ``--to`` and ``--region``: which incidents an organisation's figures cover."""
+
+    year_from: int | None = None
+    year_to: int | None = None
+    region: str | None = None
+
+    def filters(self) -> Filters:
+        region = None if self.region is None else self.region.lower()
+        return Filters(year_from=self.year_from, year_to=self.year_to, region=region)
+
+
+_PERIOD_OPTIONS = tuple(
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
+    for name, annotation in (
+        (
+            "year_from",
+            Annotated[
+                int | None, typer.Option("--from", help="First year (of the start of incidents).")
+            ],
+        ),
+        ("year_to", Annotated[int | None, typer.Option("--to", help="Last year.")]),
+        (
+            "region",
+            Annotated[
+                str | None,
+                typer.Option(help=f"Where incidents happened: {', '.join(REGION_NAMES)}."),
+            ],
+        ),
     )
+)
+
+
+def _period_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with the options of a :class:`Period` in place of its ``period`` parameter:
+    Typer reads a command's options from its signature, and this keeps the three together."""
+    own = inspect.signature(command, eval_str=True).parameters
+    options = [parameter for name, parameter in own.items() if name != "period"]
+
+    @functools.wraps(command)
+    def with_period(**given: Any) -> None:
+        names = [parameter.name for parameter in _PERIOD_OPTIONS]
+        period = Period(*(given.pop(name) for name in names))
+        command(period=period, **given)
+
+    with_period.__signature__ = inspect.Signature([*_PERIOD_OPTIONS, *options])  # type: ignore[attr-defined]
+    return with_period
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,16 +166,10 @@ class View:
 # -- the command --------------------------------------------------------------------------------
 
 
+@_period_options
 def stats(
     *,
-    year_from: Annotated[
-        int | None, typer.Option("--from", help="First year (of the start of incidents).")
-    ] = None,
-    year_to: Annotated[int | None, typer.Option("--to", help="Last year.")] = None,
-    region: Annotated[
-        str | None,
-        typer.Option(help=f"Where incidents happened: {', '.join(REGION_NAMES)}."),
-    ] = None,
+    period: Period,
     organisation: Organisation = None,
     top: TopN = None,
     as_json: Annotated[
@@ -138,7 +179,7 @@ def stats(
     """Show the figures: totals, concentration, every table and response times. By default the
     open statistics (no filters: they are fixed tables over the whole period); with
     --organisation, what an analyst of that organisation counts, filtered as asked."""
-    filters = _filters(year_from, year_to, region)
+    filters = period.filters()
     settings = load_settings()
     top_n = top or settings.top_states
     if organisation is None and filters != Filters():
@@ -158,7 +199,9 @@ def stats(
 
 def open_view(session: Session, settings: Settings, top_n: int) -> View:
     threshold, rounding = settings.open_threshold, settings.open_rounding
-    published = open_figures(session, threshold=threshold, rounding=rounding, top_n=top_n)
+    published = open_figures(
+        session, threshold=threshold, rounding=rounding, presentation=Presentation(top_n=top_n)
+    )
     answers, note = open_response(session, threshold=threshold)
     rounded = f"rounded to multiples of {rounding}" if rounding > 1 else "not rounded"
     return View(
@@ -184,7 +227,7 @@ def open_view(session: Session, settings: Settings, top_n: int) -> View:
 
 def organisation_view(session: Session, organisation: str, filters: Filters, top_n: int) -> View:
     found, reader = analyst_of(session, organisation)
-    counted = figures(session, reader, filters, top_n=top_n)
+    counted = figures(session, reader, filters, presentation=Presentation(top_n=top_n))
     note = "" if counted.response else NO_REFERRALS
     return View(
         heading=(
@@ -329,19 +372,18 @@ def report(
     TLP:AMBER report of what that organisation's analysts count."""
     Filters(year_from=year, year_to=year)  # checks the year before anything is opened
     settings = load_settings()
-    top_n = top or settings.top_states
+    edition = Edition(year, top_n=top or settings.top_states)
     with open_runtime(settings) as runtime, runtime.reading() as session:
         if organisation is None:
             built = open_report(
                 session,
-                year,
+                edition,
                 threshold=settings.open_threshold,
                 rounding=settings.open_rounding,
-                top_n=top_n,
             )
         else:
             found, reader = analyst_of(session, organisation)
-            built = organisation_report(session, reader, found.name, year, top_n=top_n)
+            built = organisation_report(session, reader, found.name, edition)
     started = time.monotonic()
     written = write_report(built, output)
     seconds = time.monotonic() - started

@@ -85,6 +85,18 @@ class Filters:
 
 
 @dataclass(frozen=True, slots=True)
+class Presentation:
+    """How figures are given: how many origin states the concentration figure counts, and the
+    language of the labels."""
+
+    top_n: int = TOP_N
+    language: str = "en"
+
+
+DEFAULT_PRESENTATION = Presentation()
+
+
+@dataclass(frozen=True, slots=True)
 class Concentration:
     """The share of incidents attributed to the N origin states with the most incidents."""
 
@@ -439,11 +451,11 @@ def figures(
     reader: Reader,
     filters: Filters,
     *,
-    top_n: int = TOP_N,
-    language: str = "en",
+    presentation: Presentation = DEFAULT_PRESENTATION,
     now: datetime | None = None,
 ) -> Figures:
-    """Every figure of the dashboard for this reader."""
+    """Every figure of the dashboard for this reader; ``now`` decides which referrals are
+    overdue."""
     raw = tables_from(count(session, reader, filters))
     total = sum(raw["year"].values())
     tables = {
@@ -451,7 +463,7 @@ def figures(
             s.name,
             raw[s.name],
             total=sum(raw[s.name].values()) if s.additive else None,
-            language=language,
+            language=presentation.language,
         )
         for s in STATISTICS
     }
@@ -459,7 +471,7 @@ def figures(
         filters=filters,
         total=total,
         tables=tables,
-        concentration=concentration(raw["origin"], total, top_n),
+        concentration=concentration(raw["origin"], total, presentation.top_n),
         response=response(session, reader, filters, now=now),
     )
 

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from haven.access.policy import Reader
 from haven.insight.disclosure import Protected, protect, protect_counts, rounded
-from haven.insight.figures import Concentration, Filters, count, make_table, tables_from
+from haven.insight.figures import (
+    DEFAULT_PRESENTATION,
+    Concentration,
+    Filters,
+    Presentation,
+    count,
+    make_table,
+    tables_from,
+)
 from haven.insight.specs import BY_NAME, OPEN_STATISTICS
 from haven.insight.tables import Table
 
@@ -125,7 +133,11 @@ def _protected(
 
 
 def open_figures(
-    session: Session, *, threshold: int, rounding: int = 1, top_n: int = 10, language: str = "en"
+    session: Session,
+    *,
+    threshold: int,
+    rounding: int = 1,
+    presentation: Presentation = DEFAULT_PRESENTATION,
 ) -> OpenFigures:
     """Every open table, protected."""
     raw = tables_from(count(session, Reader.public("open"), Filters()))
@@ -139,7 +151,7 @@ def open_figures(
         if rounding > 1:
             cells = _round_all(cells, rounding, k)
             table_total = None if table_total is None else rounded(table_total, rounding, k)
-        tables[name] = make_table(name, cells, total=table_total, language=language)
+        tables[name] = make_table(name, cells, total=table_total, language=presentation.language)
     if total is not None and rounding > 1:
         total = rounded(total, rounding, k)
     return OpenFigures(
@@ -147,7 +159,7 @@ def open_figures(
         rounding=rounding,
         total=total,
         tables=tables,
-        concentration=_concentration(raw["origin"], tables["origin"], total, top_n),
+        concentration=_concentration(raw["origin"], tables["origin"], total, presentation.top_n),
     )
 
 

@@ -33,8 +33,10 @@ from haven.access.policy import Reader
 from haven.errors import ConfigurationError
 from haven.insight.charts import chart_svg
 from haven.insight.figures import (
+    TOP_N,
     Concentration,
     Filters,
+    Presentation,
     Response,
     figures,
     labels,
@@ -48,6 +50,7 @@ __all__ = [
     "AMBER_MARKING",
     "NO_REFERRALS",
     "AnnualReport",
+    "Edition",
     "ReportTable",
     "Written",
     "concentration_dict",
@@ -124,6 +127,27 @@ class AnnualReport:
 
 
 @dataclass(frozen=True, slots=True)
+class Edition:
+    """Which annual report: the year it covers, how many origin states its concentration figure
+    counts, and the day it is dated (today when not given)."""
+
+    year: int
+    top_n: int = TOP_N
+    today: date | None = None
+
+    def __post_init__(self) -> None:
+        Filters(year_from=self.year, year_to=self.year)  # refuses a year out of range
+
+    @property
+    def filters(self) -> Filters:
+        return Filters(year_from=self.year, year_to=self.year)
+
+    @property
+    def dated(self) -> date:
+        return self.today or datetime.now(UTC).date()
+
+
+@dataclass(frozen=True, slots=True)
 class Written:
     html: Path
     pdf: Path
@@ -190,17 +214,16 @@ def open_response(session: Session, *, threshold: int) -> tuple[tuple[Response, 
 
 
 def open_report(
-    session: Session,
-    year: int,
-    *,
-    threshold: int,
-    rounding: int = 1,
-    top_n: int = 10,
-    today: date | None = None,
+    session: Session, edition: Edition, *, threshold: int, rounding: int = 1
 ) -> AnnualReport:
     """The open view of a year: the open tables, cut to the year where they have one."""
-    Filters(year_from=year, year_to=year)  # checks the year
-    published = open_figures(session, threshold=threshold, rounding=rounding, top_n=top_n)
+    year = edition.year
+    published = open_figures(
+        session,
+        threshold=threshold,
+        rounding=rounding,
+        presentation=Presentation(top_n=edition.top_n),
+    )
     year_rows = {key[0]: n for key, n in published.tables["year"].rows}
     by_year = [s for s in OPEN_STATISTICS if "year" in s.dimensions]
     tables = [
@@ -236,7 +259,7 @@ def open_report(
         response_note=note,
         methods=tuple(methods(threshold, rounding)),
         marking=None,
-        generated=today or datetime.now(UTC).date(),
+        generated=edition.dated,
     )
 
 
@@ -262,16 +285,12 @@ INTERNAL_METHODS = (
 
 
 def organisation_report(
-    session: Session,
-    reader: Reader,
-    organisation: str,
-    year: int,
-    *,
-    top_n: int = 10,
-    today: date | None = None,
+    session: Session, reader: Reader, organisation: str, edition: Edition
 ) -> AnnualReport:
     """The year as an analyst of one organisation counts it (internal, TLP:AMBER)."""
-    found = figures(session, reader, Filters(year_from=year, year_to=year), top_n=top_n)
+    year = edition.year
+    presentation = Presentation(top_n=edition.top_n)
+    found = figures(session, reader, edition.filters, presentation=presentation)
     tables = [
         _report_table(found.tables[s.name], str(year))
         for s in STATISTICS
@@ -299,7 +318,7 @@ def organisation_report(
         ),
         methods=tuple(m.format(organisation=organisation, year=year) for m in INTERNAL_METHODS),
         marking=AMBER_MARKING,
-        generated=today or datetime.now(UTC).date(),
+        generated=edition.dated,
     )
 
 

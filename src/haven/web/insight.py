@@ -22,7 +22,7 @@ from haven.access.policy import Reader
 from haven.domain.countries import REGION_NAMES, country_name
 from haven.errors import Forbidden, NotFound, ValidationFailed
 from haven.insight.charts import chart_svg
-from haven.insight.figures import Figures, Filters, figures
+from haven.insight.figures import Figures, Filters, Presentation, figures
 from haven.insight.open import OPEN_TABLES, OpenFigures, methods, open_figures
 from haven.insight.specs import BY_NAME, Statistic
 from haven.insight.tables import Table
@@ -134,7 +134,8 @@ FilterQueryDep = Annotated[FilterQuery, Depends(filter_query)]
 def _dashboard(session: Any, reader: Reader, runtime: Runtime, filters: Filters) -> Figures:
     if not reader.reads_records:
         raise Forbidden("your role does not read figures")
-    return figures(session, reader, filters, top_n=runtime.settings.top_states)
+    presentation = Presentation(top_n=runtime.settings.top_states)
+    return figures(session, reader, filters, presentation=presentation)
 
 
 # -- the analysts' dashboard --------------------------------------------------------------------
@@ -232,7 +233,7 @@ def _open(session: Any, runtime: Runtime) -> OpenFigures:
         session,
         threshold=settings.open_threshold,
         rounding=settings.open_rounding,
-        top_n=settings.top_states,
+        presentation=Presentation(top_n=settings.top_states),
     )
 
 
