@@ -1,28 +1,41 @@
-"""Evidence files: what each kind looks like, what is refused and why, metadata removal, and
-the encrypted store on disk."""
+"""Evidence files: what each kind looks like, what is refused and why, the names they are kept
+under, metadata removal from pictures and PDF documents, and the encrypted store on disk."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import shutil
+import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
+import pikepdf
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageCms
 from PIL.PngImagePlugin import PngInfo
+from sqlalchemy.orm import Session
 
 from haven.crypto.fields import FieldCipher
+from haven.domain.enums import ContributorKind, ReportChannel
 from haven.errors import KeyFileError
 from haven.intake.files import (
+    MAX_NAME_BYTES,
     MEBIBYTE,
     Checked,
     EvidenceStore,
     FileRefused,
     StorageFull,
     check_file,
+    safe_filename,
     sniff,
 )
+from haven.intake.models import EvidenceFile
+from haven.intake.reports import ReportIn, Submission, report_files, submit_report
+from haven.registry.contributors import ensure_contributor
+from haven.registry.models import Evidence
 
 LIMIT = 5 * MEBIBYTE
 CAMERA = "HavenProbeCam"
@@ -33,7 +46,37 @@ EXIF_IFD = 0x8769
 ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 # A Windows program as it begins: "MZ", the DOS header, NUL bytes.
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"PE\x00\x00"
-PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+AUTHOR = "Leyla Haddad-Ortiz"
+CREATOR = "HavenProbeWriter 3.1"
+XMP_CREATOR = "Leyla H. (XMP)"
+PAGE_XMP = b"<x:xmpmeta>HavenProbePageXmp</x:xmpmeta>"
+TRACES = (AUTHOR, CREATOR, XMP_CREATOR, "HavenProbe", "Haddad")
+
+
+def _pdf(*, metadata: bool = False, encryption: pikepdf.Encryption | None = None) -> bytes:
+    """A one-page PDF; with ``metadata``, an author and creator in its document information, the
+    same in its XMP, and an XMP stream on its page."""
+    with pikepdf.new() as pdf:
+        pdf.add_blank_page()
+        if metadata:
+            with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+                xmp["dc:creator"] = [XMP_CREATOR]
+                xmp["xmp:CreatorTool"] = CREATOR
+            # After the XMP, which would otherwise rewrite the document information from itself.
+            pdf.docinfo["/Author"] = AUTHOR
+            pdf.docinfo["/Creator"] = CREATOR
+            pdf.docinfo["/Producer"] = CREATOR
+            pdf.pages[0].obj["/Metadata"] = pdf.make_stream(PAGE_XMP)
+        out = io.BytesIO()
+        # Uncompressed, so the test can look for the metadata in the bytes themselves.
+        pdf.save(out, compress_streams=False, encryption=encryption or False)
+        return out.getvalue()
+
+
+PDF = _pdf()
+# Damaged beyond what qpdf repairs: no page tree.
+BROKEN_PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
+CLEANED = {"image/jpeg", "image/png", "image/webp", "application/pdf"}
 
 
 def _picture(width: int = 40, height: int = 20) -> Image.Image:
@@ -114,8 +157,8 @@ def test_each_accepted_kind_is_recognised_from_its_bytes(
     assert checked.content == content
     assert checked.size == len(content)
     assert checked.sha256 == hashlib.sha256(content).hexdigest()
-    # Pictures get a clean copy; other kinds are kept as they came.
-    assert (checked.clean is not None) == media_type.startswith("image/")
+    # Pictures and PDF documents get a clean copy; other kinds are kept as they came.
+    assert (checked.clean is not None) == (media_type in CLEANED)
 
 
 @pytest.mark.parametrize(
@@ -181,6 +224,55 @@ def test_a_path_in_the_name_is_dropped() -> None:
     checked = check_file("C:\\Users\\amina\\Desktop\\notes.txt", b"hello\n", max_bytes=LIMIT)
     assert checked.filename == "notes.txt"
     assert check_file("../../etc/notes.txt", b"hello\n", max_bytes=LIMIT).filename == "notes.txt"
+
+
+TEXT = b"Transcript of the call.\n"
+AWKWARD_NAMES = [
+    pytest.param("a\x00b.pdf", PDF, "ab.pdf", id="nul"),
+    pytest.param("a\nb.jpg", _saved(_picture(), "JPEG"), "a b.jpg", id="line-break"),
+    pytest.param("x" * 300 + ".png", _saved(_picture(), "PNG"), "x" * 251 + ".png", id="long"),
+    pytest.param("\u202eexe.txt", TEXT, "exe.txt", id="right-to-left-override"),
+    pytest.param("../../etc/passwd", TEXT, "passwd", id="path"),
+    pytest.param("", TEXT, "file", id="empty"),
+    pytest.param("…" * 200, TEXT, "…" * 85, id="multibyte"),
+    pytest.param("\x1b[31mred\x7f.txt", TEXT, "[31mred.txt", id="escape-and-delete"),
+    pytest.param("..", TEXT, "file", id="dots"),
+    pytest.param("e\u0301te\u0301.txt", TEXT, "\u00e9t\u00e9.txt", id="nfc"),
+    pytest.param("é" * 200 + ".pdf", PDF, "é" * 125 + ".pdf", id="multibyte-keeps-extension"),
+    pytest.param("\ud83d.txt", TEXT, "txt", id="lone-surrogate"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "kept"), AWKWARD_NAMES)
+def test_an_awkward_name_is_made_safe_and_the_file_kept(
+    name: str, content: bytes, kept: str
+) -> None:
+    checked = check_file(name, content, max_bytes=LIMIT)
+
+    assert checked.filename == kept
+    assert len(checked.filename.encode()) <= MAX_NAME_BYTES
+    assert checked.content == content
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=400))
+def test_any_name_becomes_one_that_is_safe_short_and_stable(raw: str) -> None:
+    name = safe_filename(raw)
+
+    assert name
+    assert len(name.encode("utf-8")) <= MAX_NAME_BYTES
+    assert unicodedata.is_normalized("NFC", name)
+    assert not any(unicodedata.category(c) in ("Cc", "Cs") for c in name)
+    assert not {"/", "\\", "\u202e", "\u2066", "\u200f"} & set(name)
+    assert name == name.strip(". ")
+    assert safe_filename(name) == name
+
+
+def test_a_long_name_keeps_its_extension_so_the_kind_check_still_applies() -> None:
+    with pytest.raises(FileRefused) as refused:
+        check_file("y" * 400 + ".jpg", PDF, max_bytes=LIMIT)
+    assert refused.value.reason == "disguised"
+    assert refused.value.name == "y" * 251 + ".jpg"
 
 
 @pytest.mark.parametrize(
@@ -304,6 +396,133 @@ def test_a_palette_png_gets_a_readable_clean_copy() -> None:
     with Image.open(io.BytesIO(checked.clean)) as clean:
         assert clean.mode == "RGB"
         assert clean.size == (40, 20)
+
+
+# -- PDF documents ---------------------------------------------------------------------------
+
+
+def _metadata_of(content: bytes) -> tuple[set[str], bool]:
+    """The document information keys of a PDF, and whether any object holds XMP."""
+    with pikepdf.open(io.BytesIO(content)) as pdf:
+        info = set(pdf.trailer.Info.keys()) if "/Info" in pdf.trailer else set()
+        xmp = any(
+            isinstance(obj, pikepdf.Dictionary | pikepdf.Stream) and "/Metadata" in obj
+            for obj in pdf.objects
+        )
+        return info, xmp
+
+
+def test_a_pdf_loses_its_document_information_and_xmp_and_keeps_its_pages() -> None:
+    original = _pdf(metadata=True)
+    assert _metadata_of(original) == ({"/Author", "/Creator", "/Producer"}, True)
+    for trace in TRACES:
+        assert trace.encode() in original
+
+    checked = check_file("summons.pdf", original, max_bytes=LIMIT)
+
+    assert checked.clean is not None
+    assert _metadata_of(checked.clean) == (set(), False)
+    for trace in TRACES:
+        assert trace.encode() not in checked.clean
+    with pikepdf.open(io.BytesIO(checked.clean)) as clean:
+        assert len(clean.pages) == 1
+    # The original is kept as it came, for the chain of custody, with its own digest.
+    assert checked.content == original
+    assert _metadata_of(checked.content)[0] == {"/Author", "/Creator", "/Producer"}
+    assert checked.sha256 == hashlib.sha256(original).hexdigest()
+    assert checked.clean_sha256 == hashlib.sha256(checked.clean).hexdigest()
+    assert checked.clean_sha256 != checked.sha256
+    # The same document gives the same clean copy: its new /ID comes from its content.
+    assert check_file("again.pdf", original, max_bytes=LIMIT).clean == checked.clean
+
+
+def test_a_pdf_with_only_an_owner_password_is_cleaned_and_left_unlocked() -> None:
+    original = _pdf(metadata=True, encryption=pikepdf.Encryption(owner="owner-secret", user=""))
+
+    checked = check_file("locked.pdf", original, max_bytes=LIMIT)
+
+    assert checked.clean is not None
+    assert _metadata_of(checked.clean) == (set(), False)
+    with pikepdf.open(io.BytesIO(checked.clean)) as clean:
+        assert not clean.is_encrypted
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(BROKEN_PDF, id="damaged"),
+        pytest.param(
+            _pdf(metadata=True, encryption=pikepdf.Encryption(owner="o", user="u")), id="password"
+        ),
+    ],
+)
+def test_a_pdf_that_cannot_be_opened_is_kept_as_it_came_without_a_clean_copy(
+    content: bytes,
+) -> None:
+    checked = check_file("summons.pdf", content, max_bytes=LIMIT)
+
+    assert checked.kind.media_type == "application/pdf"
+    assert checked.clean is None
+    assert checked.content == content
+
+
+# -- through a report --------------------------------------------------------------------------
+
+REPORT = ReportIn.model_validate(
+    {
+        "what_happened": "They called my mother and read out my address.",
+        "tactics": ["intimidation"],
+        "occurred": {"start": "2024-03-01", "precision": "month"},
+        "origin_state": "by",
+    }
+)
+
+
+def _submit(cipher: FieldCipher, session: Session, root: Path, files: list[Checked]) -> str:
+    handler = ensure_contributor(
+        session, cipher, "Exile Legal Aid", ContributorKind.NGO, "DE", actor="t"
+    )
+    submission = Submission(handler, ReportChannel.PUBLIC_FORM, "reporter", "report-form")
+    receipt = submit_report(
+        session, cipher, REPORT, submission, files, store=_store(root), written=[]
+    )
+    return receipt.report_id
+
+
+def test_a_report_keeps_every_awkward_name_in_its_safe_form(
+    cipher: FieldCipher, session: Session, tmp_path: Path
+) -> None:
+    files = [check_file(p.values[0], p.values[1], max_bytes=LIMIT) for p in AWKWARD_NAMES]
+    # A file checked elsewhere, its name never made safe, does not fail the report either.
+    files.append(replace(check_file("notes.txt", TEXT, max_bytes=LIMIT), filename="x\x00" * 200))
+
+    report_id = _submit(cipher, session, tmp_path, files)
+
+    names = sorted(view.filename for view in report_files(session, cipher, report_id))
+    assert names == sorted([*(p.values[2] for p in AWKWARD_NAMES), "x" * 200])
+
+
+def test_a_pdf_in_a_report_is_stored_twice_with_both_digests(
+    cipher: FieldCipher, session: Session, tmp_path: Path
+) -> None:
+    original = _pdf(metadata=True)
+    checked = check_file("summons.pdf", original, max_bytes=LIMIT)
+    assert checked.clean is not None
+
+    report_id = _submit(cipher, session, tmp_path, [checked])
+
+    (view,) = report_files(session, cipher, report_id)
+    assert view.cleaned
+    evidence = session.get(Evidence, view.evidence_id)
+    stored = session.get(EvidenceFile, view.evidence_id)
+    assert evidence is not None
+    assert stored is not None
+    assert evidence.sha256 == hashlib.sha256(original).hexdigest()
+    assert stored.clean_sha256 == hashlib.sha256(checked.clean).hexdigest()
+    assert stored.clean_size == len(checked.clean)
+    store = _store(tmp_path)
+    assert store.get(cipher, view.evidence_id, "original") == original
+    assert store.get(cipher, view.evidence_id, "clean") == checked.clean
 
 
 # -- the store -------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
 """Evidence files: what is accepted, how it is checked, and how it is kept.
 
 A file is accepted when its content is one of the kinds below and its name does not claim
-another kind (a program renamed ``photo.jpg`` is refused, not stored). Its SHA-256 is taken on
-arrival, before anything else touches it. The original is kept as received, for the chain of
-custody; pictures also get a copy without their metadata (camera, GPS position, time), which is
-the copy anyone looks at. Both are encrypted on disk with the data key, bound to the evidence
-record, and written atomically, so a crash leaves no half-written file under a record's name.
+another kind (a program renamed ``photo.jpg`` is refused, not stored). Its name is made safe to
+store, show and offer for download (:func:`safe_filename`); no name is refused. Its SHA-256 is
+taken on arrival, before anything else touches it. The original is kept as received, for the
+chain of custody; pictures and PDF documents also get a copy without their metadata (camera, GPS
+position, author, the program that wrote it), which is the copy anyone looks at. Both are
+encrypted on disk with the data key, bound to the evidence record, and written atomically, so a
+crash leaves no half-written file under a record's name.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import hashlib
 import io
 import os
 import shutil
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
+import pikepdf
 from PIL import Image, ImageOps
 
 from haven.crypto.fields import FieldCipher
@@ -26,6 +30,14 @@ from haven.errors import HavenError, ValidationFailed
 MEBIBYTE = 1024 * 1024
 # A picture larger than this many pixels is refused: a small file can unpack to gigabytes.
 MAX_PIXELS = 60_000_000
+# The longest name ext4, NTFS and APFS keep, so a downloaded file can be saved under its name.
+MAX_NAME_BYTES = 255
+# A longer "extension" is kept as part of the name when a name is cut.
+_LONGEST_EXTENSION = 16
+# Invisible marks that turn the direction of text: "\u202eexe.txt" shows as "txt.exe".
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f" + "".join(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+)
 
 
 class FileRefused(ValidationFailed):
@@ -118,9 +130,39 @@ class Checked:
         return None if self.clean is None else hashlib.sha256(self.clean).hexdigest()
 
 
+def safe_filename(raw: str) -> str:
+    """The name a file is kept under: the last part of a path (browsers once sent the whole
+    path), without control characters (line breaks and tabs become spaces) or marks that turn
+    the direction of text, in Unicode NFC, without dots or spaces at either end, and at most
+    :data:`MAX_NAME_BYTES` bytes of UTF-8, cut before the extension. What is left of a name with
+    nothing to keep is "file". Applied to its own result it changes nothing."""
+    kept = "".join(" " if c.isspace() else "" if _dropped(c) else c for c in raw)
+    name = PurePath(unicodedata.normalize("NFC", kept).replace("\\", "/")).name
+    name = " ".join(name.split()).strip(". ")
+    return _cut(name, MAX_NAME_BYTES) or "file"
+
+
+def _dropped(char: str) -> bool:
+    # Cc: C0 and C1 controls (NUL, ESC, DEL); Cs: halves of a UTF-16 pair, which UTF-8 cannot hold.
+    return char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Cs")
+
+
+def _cut(name: str, limit: int) -> str:
+    if len(name.encode()) <= limit:
+        return name
+    extension = PurePath(name).suffix
+    if len(extension.encode()) > _LONGEST_EXTENSION:
+        extension = ""
+    stem = name.removesuffix(extension) if extension else name
+    room = limit - len(extension.encode())
+    # Cut on a character boundary: a half character would not decode.
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(". ")
+    return stem + extension
+
+
 def check_file(filename: str, content: bytes, *, max_bytes: int) -> Checked:
     """Accept a file or refuse it with a reason; never stores anything."""
-    name = PurePath(filename.replace("\\", "/")).name.strip() or "file"
+    name = safe_filename(filename)
     if len(content) > max_bytes:
         raise FileRefused(
             f"{name} is larger than {_size(max_bytes)}, the most a file may be",
@@ -152,16 +194,23 @@ def check_file(filename: str, content: bytes, *, max_bytes: int) -> Checked:
 
 
 def _without_metadata(name: str, kind: Kind, content: bytes) -> bytes | None:
+    """The copy anyone looks at, for the kinds Haven can clean; None for the others."""
+    if kind.image_format is not None:
+        return _picture_without_metadata(name, kind, kind.image_format, content)
+    if kind.media_type == "application/pdf":
+        return _pdf_without_metadata(content)
+    return None
+
+
+def _picture_without_metadata(name: str, kind: Kind, image_format: str, content: bytes) -> bytes:
     """A copy of a picture without EXIF, XMP, ICC or text chunks, turned upright first."""
-    if kind.image_format is None:
-        return None
     unreadable = FileRefused(
         f"{name} is not a readable {kind.description}", reason="unreadable", name=name
     )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(content), formats=[kind.image_format]) as image:
+            with Image.open(io.BytesIO(content), formats=[image_format]) as image:
                 if image.width * image.height > MAX_PIXELS:
                     raise FileRefused(
                         f"{name} has too many pixels to be checked safely",
@@ -184,11 +233,45 @@ def _without_metadata(name: str, kind: Kind, content: bytes) -> bytes | None:
     ):
         raise unreadable from None
     out = io.BytesIO()
-    if kind.image_format == "JPEG":
+    if image_format == "JPEG":
         pixels = pixels.convert("RGB") if pixels.mode not in ("RGB", "L") else pixels
         pixels.save(out, "JPEG", quality=92)
     else:
-        pixels.save(out, kind.image_format)
+        pixels.save(out, image_format)
+    return out.getvalue()
+
+
+# Where a PDF keeps metadata besides its trailer's /Info: XMP streams (the document's and any
+# page's or image's) and the private data of the program that made it.
+_PDF_METADATA_KEYS = ("/Metadata", "/PieceInfo")
+
+
+def _pdf_without_metadata(content: bytes) -> bytes | None:
+    """A copy of a PDF without its document information (author, creator, producer, dates) or
+    XMP metadata. None when qpdf cannot open it (a password, or damage it cannot repair): then
+    only the original is kept, as for recordings, rather than refusing the evidence."""
+    try:
+        with pikepdf.open(io.BytesIO(content)) as pdf:
+            for key in ("/Info", "/ID"):
+                # /ID is often derived from the original's path and time; a new one is written.
+                if key in pdf.trailer:
+                    del pdf.trailer[key]
+            for obj in pdf.objects:
+                if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                    for key in _PDF_METADATA_KEYS:
+                        if key in obj:
+                            del obj[key]
+            out = io.BytesIO()
+            # Streams are copied as they are, never unpacked: a small file can unpack to gigabytes.
+            # Only objects still referenced are written, so earlier revisions' metadata goes too.
+            pdf.save(
+                out,
+                deterministic_id=True,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                recompress_flate=False,
+            )
+    except (pikepdf.PikepdfError, RuntimeError, ValueError):
+        return None
     return out.getvalue()
 
 

@@ -11,7 +11,7 @@ it identifies anyone. Nothing about the reporter's connection (address, browser)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,7 +40,7 @@ from haven.domain.enums import (
     Tlp,
 )
 from haven.errors import NotFound, ValidationFailed
-from haven.intake.files import Checked, EvidenceStore
+from haven.intake.files import Checked, EvidenceStore, safe_filename
 from haven.intake.models import EvidenceFile, Report, ReportMessage
 from haven.intake.receipts import new_receipt_code, receipt_hash
 from haven.registry.models import Contributor, Evidence
@@ -213,14 +213,8 @@ def submit_report(
     )
     session.add(report)
     session.flush()
-    _store_files(
-        session,
-        cipher,
-        report.id,
-        zip(evidence_ids, files, strict=True),
-        store=store,
-        written=written,
-    )
+    filing = None if store is None or written is None else _Filing(store, written)
+    _store_files(session, cipher, report.id, zip(evidence_ids, files, strict=True), filing)
     created = Change(submission.actor, "create", "reports", report.id, surface=submission.surface)
     # One append, last: the chain's head stays locked only until the commit that follows.
     append(session, [*writer.deferred, *consent, created])
@@ -236,7 +230,8 @@ def _add_evidence(
 ) -> str:
     evidence_id = writer.add_evidence(
         EvidenceIn(
-            filename=checked.filename,
+            # Made safe again here: a Checked built by hand must not fail the report.
+            filename=safe_filename(checked.filename),
             media_type=checked.kind.media_type,
             size_bytes=checked.size,
             sha256=checked.sha256,
@@ -250,22 +245,28 @@ def _add_evidence(
     return evidence_id
 
 
+@dataclass(frozen=True, slots=True)
+class _Filing:
+    """Where a report's files go, and the ids written so far (see :func:`kept_on_commit`)."""
+
+    store: EvidenceStore
+    written: list[str]
+
+
 def _store_files(
     session: Session,
     cipher: FieldCipher,
     report_id: str,
-    files: Any,
-    *,
-    store: EvidenceStore | None,
-    written: list[str] | None,
+    files: Iterable[tuple[str, Checked]],
+    filing: _Filing | None,
 ) -> None:
     for evidence_id, checked in files:
-        if store is None or written is None:
+        if filing is None:
             raise ValidationFailed("files need an evidence store")
-        written.append(evidence_id)
-        store.put(cipher, evidence_id, "original", checked.content)
+        filing.written.append(evidence_id)
+        filing.store.put(cipher, evidence_id, "original", checked.content)
         if checked.clean is not None:
-            store.put(cipher, evidence_id, "clean", checked.clean)
+            filing.store.put(cipher, evidence_id, "clean", checked.clean)
         session.add(
             EvidenceFile(
                 evidence_id=evidence_id,
@@ -443,9 +444,7 @@ def add_files(
     now = utcnow()
     ids = [_add_evidence(writer, report.incident_id, c, REPORTER, now) for c in files]
     writer.flush()
-    _store_files(
-        session, cipher, report.id, zip(ids, files, strict=True), store=store, written=written
-    )
+    _store_files(session, cipher, report.id, zip(ids, files, strict=True), _Filing(store, written))
     report.updated_at = now
 
 
