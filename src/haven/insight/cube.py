@@ -10,6 +10,9 @@ Each count is keyed by:
 - ``audience``: ``clear``, ``green``, ``amber`` (TLP:AMBER and TLP:AMBER+STRICT, which reach the
   contributing organisation alone unless shared) or ``red``;
 - ``contributor``: the contributing organisation for ``amber``, empty otherwise;
+
+(both derived from the policy gate's rule by :func:`haven.access.policy.count_key_sql`, so the
+counts are keyed by the audiences the gate declares);
 - ``cleared``: whether the contributor cleared the record for open statistics;
 - ``year`` (of the start of the incident), which the period filter uses;
 - where it happened: the host state in ``stats_places``, and in the other tables its region key
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from haven.access.policy import count_key_sql
 from haven.db.dialect import (
     RowTrigger,
     changed_sql,
@@ -106,12 +110,11 @@ class _Sql:
                 "COALESCE((SELECT hr.region FROM stats_host_regions hr "
                 f"WHERE hr.host = {row}.host_state), '')"
             )
+        audience, contributor = count_key_sql(row)
         return ", ".join(
             (
-                f"CASE WHEN {row}.tlp IN ('clear', 'green', 'red') THEN {row}.tlp "
-                "ELSE 'amber' END AS audience",
-                f"CASE WHEN {row}.tlp IN ('amber', 'amber+strict') "
-                f"THEN CAST({row}.contributor_id AS TEXT) ELSE '' END AS contributor",
+                f"{audience} AS audience",
+                f"{contributor} AS contributor",
                 f"{row}.cleared_for_statistics AS cleared",
                 f"{self.year(row)} AS year",
                 f"{place} AS {cube.place}",
