@@ -5,11 +5,13 @@ follow-up, and the caseworker's side."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
@@ -32,7 +34,9 @@ from haven.domain.enums import ContributorKind, Role
 from haven.i18n import LANGUAGES, translations
 from haven.intake.models import Report, ReportMessage
 from haven.intake.receipts import new_receipt_code
-from haven.intake.reports import set_intake_organisation
+from haven.intake.reports import follow_up, set_intake_organisation
+from haven.registry.models import Incident
+from haven.registry.sealed import sealed_context
 from haven.runtime import Runtime, open_runtime
 from haven.settings import Settings
 from haven.web.app import create_app
@@ -509,6 +513,105 @@ def test_too_many_files_are_refused_with_the_values_kept(
     assert words in sent.text
     assert form_values(sent.text)["message"] == ["Pictures of the car"]
     assert _count(runtime, ReportMessage) == 0
+
+
+def _content_for(name: str) -> bytes:
+    """Content of the kind the name says, so only the name is on trial."""
+    if name.endswith(".pdf"):
+        return b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n"
+    if name.endswith(".jpg"):
+        return _jpeg()
+    if name.endswith(".png"):
+        out = io.BytesIO()
+        Image.new("RGB", (8, 8), (40, 40, 200)).save(out, "PNG")
+        return out.getvalue()
+    return b"Transcript of the call.\n"
+
+
+def _receipt_files(html: str) -> list[tuple[str, str]]:
+    rows = re.findall(r'<tr><td>([^<]*)</td><td class="digest">([0-9a-f]{64})</td></tr>', html)
+    return [(unescape(name), digest) for name, digest in rows]
+
+
+# A browser sends a NUL or a line break in a file's name as %00 or %0A (HTML's form encoding),
+# and no file at all for an empty name; what arrives is kept as it came, once made safe.
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        pytest.param("a\x00b.pdf", "a%00b.pdf", id="nul"),
+        pytest.param("a\nb.jpg", "a%0Ab.jpg", id="line-break"),
+        pytest.param("x" * 300 + ".png", "x" * 251 + ".png", id="long"),
+        pytest.param("\u202eexe.txt", "exe.txt", id="right-to-left-override"),
+        pytest.param("../../etc/passwd", "passwd", id="path"),
+        pytest.param("…" * 200, "…" * 85, id="multibyte"),
+    ],
+)
+def test_a_file_with_an_awkward_name_is_kept_under_a_safe_one_with_the_report(
+    client: TestClient, intake: Intake, runtime: Runtime, name: str, kept: str
+) -> None:
+    content = _content_for(name)
+    answer = _submit(client, _report(), [("evidence", (name, content, "text/plain"))])
+
+    assert answer.status_code == 200, answer.text[:300]
+    assert _receipt_files(answer.text) == [(kept, hashlib.sha256(content).hexdigest())]
+    assert _stored_report(runtime) == (NARRATIVE, [kept])
+
+
+def _stored_report(runtime: Runtime) -> tuple[str, list[str]]:
+    """The one report's narrative and its files' names, as the registry holds them."""
+    cipher = runtime.cipher()
+    with runtime.reading() as session:
+        report = session.scalars(select(Report)).one()
+        case = follow_up(session, cipher, report)
+        incident = session.get(Incident, report.incident_id)
+        assert incident is not None
+        assert incident.narrative is not None
+        context = sealed_context("incidents", "narrative", incident.id)
+        narrative = cipher.decrypt(incident.narrative, context).decode()
+        return narrative, sorted(view.filename for view in case.files)
+
+
+def _multipart(fields: dict[str, Any], files: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:
+    """A form body written by hand, as a client other than a browser may send it: the file
+    names go as raw bytes, control characters and all."""
+    boundary = "haven-test-boundary-5f1c"
+    parts = []
+    for field, value in fields.items():
+        for one in value if isinstance(value, list) else [value]:
+            head = f'Content-Disposition: form-data; name="{field}"'
+            parts.append(f"--{boundary}\r\n{head}\r\n\r\n{one}\r\n".encode())
+    for filename, content in files:
+        head = b'Content-Disposition: form-data; name="evidence"; filename="' + filename + b'"'
+        parts.append(
+            f"--{boundary}\r\n".encode()
+            + head
+            + b"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            + content
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def test_raw_control_characters_in_file_names_never_lose_the_report(
+    client: TestClient, intake: Intake, runtime: Runtime
+) -> None:
+    sent = {
+        b"a\x00b.pdf": "ab.pdf",
+        b"tab\there\x1b[31m\x7f.txt": "tab here[31m.txt",
+        "\u202eexe\u2066.txt".encode(): "exe.txt",
+        b"": "file",
+        b"a\nb.jpg": "a b.jpg",
+    }
+    files = [(raw, _content_for(kept)) for raw, kept in sent.items()]
+    form = client.get("/report")
+    body, content_type = _multipart({**_report(), "csrf": _csrf(form.text)}, files)
+
+    answer = client.post("/report", content=body, headers={"content-type": content_type})
+
+    assert answer.status_code == 200, answer.text[:300]
+    assert [name for name, _ in _receipt_files(answer.text)] == list(sent.values())
+    assert _stored_report(runtime) == (NARRATIVE, sorted(sent.values()))
 
 
 def test_a_body_over_the_cap_is_refused_with_a_short_message(
