@@ -75,6 +75,8 @@ class IncidentPlan:
     groups: frozenset[int]
     recipients: frozenset[int]
     consent: frozenset[int] | None  # indexes into GRANTS; None: no consent statement
+    # Withdrawals for one member state (indexes into GRANTS), which narrow a grant for all.
+    withdrawn: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -165,9 +167,23 @@ def _expected(world: World, built: Built, reader: int | None, incident: int) -> 
         ContributorKind.EU_BODY: RecipientKind.EU_BODY,
         ContributorKind.COMPANY: RecipientKind.COMPANY,
     }[org.kind]
-    return any(
+    # The row for the reader's own member state decides; without one, the row for all.
+    withdrawn = any(GRANTS[g] == (kind, org.member_state) for g in plan.withdrawn)
+    return not withdrawn and any(
         GRANTS[g][0] is kind and GRANTS[g][1] in {None, org.member_state} for g in plan.consent
     )
+
+
+def _withdraw(plan: IncidentPlan, revoke: int) -> None:
+    """A withdrawal naming no member state revokes every grant of its kind; one naming a state
+    revokes that state's, narrowing a grant for all."""
+    kind, state = GRANTS[revoke]
+    assert plan.consent is not None
+    if state is None:
+        plan.consent = frozenset(g for g in plan.consent if GRANTS[g][0] is not kind)
+    else:
+        plan.consent = plan.consent - {revoke}
+        plan.withdrawn = plan.withdrawn | {revoke}
 
 
 def _user_index(built: Built, org: int, nth: int) -> int:
@@ -356,7 +372,7 @@ def test_no_reader_receives_more_than_the_rules_allow(
                             set_consent(
                                 session, person_id, kind, False, actor="t", member_state=state
                             )
-                            world.incidents[n].consent = world.incidents[n].consent - {world.revoke}
+                            _withdraw(world.incidents[n], world.revoke)
                 _check(world, built, client)
         finally:
             runtime.close()
