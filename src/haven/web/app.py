@@ -85,7 +85,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
+        own_policy = response.headers.get("Content-Security-Policy")
         response.headers.update(SECURITY_HEADERS)
+        if own_policy is not None and own_policy != SECURITY_HEADERS["Content-Security-Policy"]:
+            # A browser enforces every policy it is sent, so a route's own (an evidence
+            # download's sandbox) narrows the site's and can never widen it.
+            response.headers.append("Content-Security-Policy", own_policy)
         return response
 
     app.include_router(health_router)

@@ -8,6 +8,7 @@ that shows its sealed content writes the read to the audit chain.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -43,7 +44,7 @@ from haven.registry.models import Contributor, Incident, IncidentTactic
 from haven.registry.paging import is_record_id
 from haven.registry.sealed import read_identity, sealed_context
 from haven.web.deps import CipherDep, SessionDep
-from haven.web.pages import RuntimeDep, Visitor, VisitorDep, page
+from haven.web.pages import RuntimeDep, SignedInDep, Visitor, VisitorDep, page
 
 router = APIRouter(include_in_schema=False)
 
@@ -319,36 +320,45 @@ def report_reply(
     return RedirectResponse(f"/reports/{report.id}", status_code=303)
 
 
+# A download is never shown as a page: no script runs, nothing loads, nothing is guessed.
+DOWNLOAD_POLICY = "sandbox; default-src 'none'"
+
+
+def _attachment(filename: str) -> str:
+    """A Content-Disposition that saves the file under its name (RFC 6266): ``filename*`` in
+    UTF-8 for browsers, and a plain ASCII ``filename`` for clients that know only that."""
+    plain = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 @router.get("/reports/{report_id}/files/{evidence_id}")
 def report_file(
     report_id: str,
     evidence_id: str,
-    *,
-    visitor: VisitorDep,
-    session: SessionDep,
-    cipher: CipherDep,
+    here: SignedInDep,
     runtime: RuntimeDep,
     copy: Annotated[str, Query(pattern="^(clean|original)$")] = "clean",
 ) -> Response:
     """A file as a download: the copy without metadata by default, the original on request."""
-    report = _report(session, visitor, report_id)
+    session, cipher, reader = here.session, here.cipher, here.visitor.reader
+    report = _report(session, here.visitor, report_id)
     stored = session.get(EvidenceFile, evidence_id) if is_record_id(evidence_id) else None
     if stored is None or stored.report_id != report.id:
         raise NotFound("no such file")
-    files = case_follow_up(session, cipher, visitor.reader, report).files
+    files = case_follow_up(session, cipher, reader, report).files
     view = next((f for f in files if f.evidence_id == evidence_id), None)
     if view is None:
         raise NotFound("no such file")
     which = copy if view.cleaned else "original"
-    settings = runtime.settings
-    store = EvidenceStore(settings.resolved_evidence_dir, reserve_bytes=0)
+    store = EvidenceStore(runtime.settings.resolved_evidence_dir, reserve_bytes=0)
     content = store.get(cipher, evidence_id, which)
-    record_reads(session, visitor.reader, "evidence", [evidence_id])
+    record_reads(session, reader, "evidence", [evidence_id])
     return Response(
         content,
         media_type=view.media_type,
         headers={
-            "Content-Disposition": "attachment",
-            "Content-Security-Policy": "sandbox",
+            "Content-Disposition": _attachment(view.filename or "file"),
+            "Content-Security-Policy": DOWNLOAD_POLICY,
+            "X-Content-Type-Options": "nosniff",
         },
     )
