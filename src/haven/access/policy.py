@@ -1,32 +1,25 @@
 """The policy gate: the one place that decides what a reader may see.
 
-Every surface (page, API, search, export, notification, statistic, federation) asks it for
-:func:`visible`, a SQL condition applied inside the query, and for the field rules
-(:attr:`Reader.reads_identities`, :attr:`Reader.reads_narratives`). Rows a reader may not see are
-never loaded; identifying fields are decrypted only for readers who may see them, and each such
-read is written to the audit chain (:func:`record_identity_reads`).
+The rule is stated once, as data (:data:`RULE`): which audiences each TLP 2.0 label reaches
+(https://www.first.org/tlp/), the audiences that features hand in whatever the label (the cases
+of :mod:`haven.casework.audiences`), the public's statistics for records cleared for them, and
+the person's consent as a hard limit on top of them all (:mod:`haven.access.consent_rule`).
 
-Labels follow TLP 2.0 (https://www.first.org/tlp/):
+Every form a surface needs is compiled from it:
 
-- CLEAR: everyone, the public included;
-- GREEN: every organisation in the community;
-- AMBER: the contributing organisation and the sharing groups the record names;
-- AMBER+STRICT: the contributing organisation only;
-- RED: the named recipients only.
+- :func:`visible`: the SQL row filter of lists and pages (rows a reader may not see are never
+  loaded);
+- :func:`counted`, :func:`counted_in_bulk`, :func:`counted_otherwise`, :func:`consent_blocked`:
+  statistics, per row and in set form;
+- :func:`count_key_sql` and :func:`counted_plainly`: the keys of the count tables and their
+  trigger SQL (:mod:`haven.insight.cube`);
+- :func:`load_facts` with :func:`sees` and :func:`counts`: one loaded record judged for many
+  readers (notifications, exports, feeds).
 
-A case referred to an organisation (:mod:`haven.casework`) is visible to it as well, whatever
-its label, and an urgent case to the authorities of the member state where it happened.
-
-Statistics count what the gate lets a reader see (:func:`counted`), never more: an analyst's
-figures count the incidents they may read; open statistics count incidents labelled TLP:CLEAR or
-cleared for statistics by their contributor, whose people made no consent statement that keeps
-them from the public.
-
-A person's consent is a hard limit on top of the label: once a person has made a consent
-statement, records about them reach only the kinds of recipient they consented to (for
-authorities, of the member state named, or of any), besides the organisation that handles the
-record. A revocation takes effect with the transaction that records it. A person without a
-consent statement (a record compiled from published sources, say) is limited by labels alone.
+The field rules are the reader's (:attr:`Reader.reads_identities`,
+:attr:`Reader.reads_narratives`); identifying fields are decrypted only for readers who may see
+them, and each such read is written to the audit chain (:func:`record_identity_reads`). A
+revocation of consent takes effect with the transaction that records it.
 """
 
 from __future__ import annotations
