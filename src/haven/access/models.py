@@ -33,6 +33,8 @@ class User(Base):
     # The last time step a code was accepted for: a code is good once, never replayed.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    # Wrong second-factor codes, counted apart: a correct password must not reset them.
+    failed_second_factors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -79,12 +79,25 @@ def _locked(user: User) -> SignInRefused | None:
     return None
 
 
+def _lock(session: Session, user: User) -> None:
+    user.locked_until = utcnow() + LOCK_OUT
+    append(session, [Change("sign-in", "lock", "users", user.id, surface="web")])
+
+
 def _failed(session: Session, user: User) -> None:
     user.failed_sign_ins += 1
     if user.failed_sign_ins >= MAX_FAILURES:
-        user.locked_until = utcnow() + LOCK_OUT
         user.failed_sign_ins = 0
-        append(session, [Change("sign-in", "lock", "users", user.id, surface="web")])
+        _lock(session, user)
+
+
+def _failed_code(session: Session, user: User) -> None:
+    # Counted apart from passwords and reset only by a correct code: someone who holds the
+    # password could otherwise sign in again before every fifth guess and never be locked.
+    user.failed_second_factors += 1
+    if user.failed_second_factors >= MAX_FAILURES:
+        user.failed_second_factors = 0
+        _lock(session, user)
 
 
 def sign_in(
@@ -151,7 +164,8 @@ def verify_second_factor(
     session: Session, cipher: FieldCipher, web: WebSession, code: str
 ) -> SignInRefused | None:
     """Accept a current TOTP code (once) or an unused recovery code for a pending session.
-    Wrong codes count towards the lock-out like wrong passwords."""
+    Wrong codes (of either kind) lock the account after MAX_FAILURES, whatever passwords are
+    given in between."""
     user = session.get(User, web.user_id, with_for_update=True)
     if user is None:
         return SignInRefused("this session has ended")
@@ -170,13 +184,13 @@ def verify_second_factor(
     elif _use_recovery_code(session, user, code):
         _verified(web, user)
         return None
-    _failed(session, user)
+    _failed_code(session, user)
     return SignInRefused("that code is wrong or was already used")
 
 
 def _verified(web: WebSession, user: User) -> None:
     web.verified = True
-    user.failed_sign_ins = 0
+    user.failed_second_factors = 0
 
 
 def _use_recovery_code(session: Session, user: User, code: str) -> bool:
