@@ -91,3 +91,22 @@ def test_a_broken_value_names_its_variable(
         load_settings()
     assert caught.value.message.startswith(f"{variable}:")
     assert "\n" not in caught.value.one_line()
+
+
+def test_trusted_proxies_are_addresses_and_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().trusted_proxies == ()
+    monkeypatch.setenv("HAVEN_TRUSTED_PROXIES", "10.0.0.7, 10.1.0.0/16 fd00::/8")
+    assert [str(network) for network in load_settings().trusted_proxies] == [
+        "10.0.0.7/32",
+        "10.1.0.0/16",
+        "fd00::/8",
+    ]
+
+
+@pytest.mark.parametrize("value", ["proxy.example.org", "10.0.0.7/8", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_no_address_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HAVEN_TRUSTED_PROXIES", f"10.0.0.1,{value}")
+    with pytest.raises(ConfigurationError, match=r"^HAVEN_TRUSTED_PROXIES: .*CIDR ranges$"):
+        load_settings()

@@ -5,13 +5,15 @@ Every field is documented in docs/settings.md; a test keeps the two in step.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from haven.domain.deadlines import Deadlines
 from haven.errors import ConfigurationError
@@ -77,6 +79,25 @@ class Settings(BaseSettings):
     open_rounding: int = Field(default=1, ge=1, le=100)
     # How many origin states the concentration figure counts ("the top ten").
     top_states: int = Field(default=10, ge=1, le=100)
+    # Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client for the
+    # per-client limits; behind a proxy every client would otherwise share the proxy's budget.
+    # Empty: the header is never believed, since anyone can send it.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for part in re.split(r"[,\s]+", value.strip()):
+            if not part:
+                continue
+            try:
+                networks.append(ip_network(part))
+            except ValueError as exc:
+                raise ValueError(f"{exc}; give IP addresses or CIDR ranges") from None
+        return tuple(networks)
 
     @model_validator(mode="after")
     def _rounding_below_threshold(self) -> Settings:

@@ -96,6 +96,9 @@ def serve(
                 log_level=settings.log_level.lower(),
                 # Access logs would keep the addresses of people who report; Haven keeps none.
                 access_log=False,
+                # HAVEN_TRUSTED_PROXIES alone decides whose X-Forwarded-For is believed;
+                # uvicorn would otherwise believe any local process.
+                proxy_headers=False,
             )
 
 

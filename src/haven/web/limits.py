@@ -6,9 +6,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+
+from starlette.requests import Request
 
 from haven.access.signin import LOCK_OUT, MAX_FAILURES
 from haven.errors import HavenError
+
+Network = IPv4Network | IPv6Network
 
 
 class TooManyRequests(HavenError):
@@ -57,13 +63,53 @@ class SlidingWindow:
             self._events.clear()
 
 
+def _address(text: str) -> IPv4Address | IPv6Address | None:
+    try:
+        address = ip_address(text.strip())
+    except ValueError:
+        return None
+    # A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d.
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(address: IPv4Address | IPv6Address, proxies: Sequence[Network]) -> bool:
+    return any(address in network for network in proxies)
+
+
+def client_address(request: Request, proxies: Sequence[Network]) -> str:
+    """The address a per-client limit counts: the connection's peer, or, when the peer is one
+    of ``proxies``, the right-most X-Forwarded-For entry that is not itself a trusted proxy.
+    Entries left of that were written by the client and prove nothing."""
+    peer = request.client.host if request.client else "unknown"
+    found = _address(peer)
+    if found is None or not _trusted(found, proxies):
+        return peer
+    client = found
+    hops = [hop for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            # No trusted proxy writes this; count the request against the last one that did.
+            break
+        client = address
+        if not _trusted(address, proxies):
+            break
+    return str(client)
+
+
 class SignInLimits:
     """Sign-in attempts per connection and for the whole process, on top of each account's
-    lock-out: a guesser spreading tries over many accounts is slowed down too."""
+    lock-out: a guesser spreading tries over many accounts is slowed down too. Second-factor
+    codes have budgets of the same size of their own, so that a password and its code never
+    compete for one allowance."""
 
     def __init__(self, per_connection: int = 20, overall: int = 600, seconds: float = 60) -> None:
         self.per_connection = SlidingWindow(per_connection, seconds)
         self.overall = SlidingWindow(overall, seconds)
+        self.codes_per_connection = SlidingWindow(per_connection, seconds)
+        self.codes_overall = SlidingWindow(overall, seconds)
         # Failures per login, existing or not, so that a lock-out does not tell which logins
         # exist: an unknown login locks after as many failures as a real one.
         self.per_login = SlidingWindow(MAX_FAILURES, LOCK_OUT.total_seconds())
@@ -72,6 +118,13 @@ class SignInLimits:
         if not self.per_connection.allow(connection) or not self.overall.allow("all"):
             raise TooManyRequests(
                 "too many sign-in attempts from this connection",
+                hint="wait a minute and try again",
+            )
+
+    def check_code(self, connection: str) -> None:
+        if not self.codes_per_connection.allow(connection) or not self.codes_overall.allow("all"):
+            raise TooManyRequests(
+                "too many second-factor codes from this connection",
                 hint="wait a minute and try again",
             )
 

@@ -40,7 +40,7 @@ from haven.crypto.fields import FieldCipher
 from haven.domain.countries import country_name
 from haven.runtime import Runtime
 from haven.web.deps import CipherDep, SessionDep, get_cipher, get_runtime
-from haven.web.limits import SignInLimits
+from haven.web.limits import SignInLimits, client_address
 from haven.web.security import (
     CsrfRefused,
     anonymous_csrf,
@@ -177,7 +177,7 @@ def sign_in_submit(
 ) -> Response:
     check_anonymous_csrf(request, runtime.settings, form.csrf)
     limits: SignInLimits = request.app.state.sign_in_limits
-    limits.check(request.client.host if request.client else "unknown")
+    limits.check(client_address(request, runtime.settings.trusted_proxies))
     login_key = login_index(cipher, form.login)
     if limits.login_locked(login_key):
         outcome: Started | SignInRefused = LOCKED
@@ -224,6 +224,8 @@ def second_factor_submit(
 ) -> Response:
     web, _ = _pending_or_sign_in(request, session, runtime)
     check_session_csrf(runtime.settings, web.id, form.csrf)
+    limits: SignInLimits = request.app.state.sign_in_limits
+    limits.check_code(client_address(request, runtime.settings.trusted_proxies))
     refusal = verify_second_factor(session, cipher, web, form.code)
     if refusal is not None:
         token = session_csrf(runtime.settings, web.id)
