@@ -110,3 +110,18 @@ def test_a_trusted_proxy_that_is_no_address_names_the_variable(
     monkeypatch.setenv("HAVEN_TRUSTED_PROXIES", f"10.0.0.1,{value}")
     with pytest.raises(ConfigurationError, match=r"^HAVEN_TRUSTED_PROXIES: .*CIDR ranges$"):
         load_settings()
+
+
+def test_rate_budgets_are_kept_in_memory_or_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().rate_limit_storage == "memory://"
+    monkeypatch.setenv("HAVEN_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
+    assert load_settings().rate_limit_storage == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize("value", ["postgresql://db/haven", "127.0.0.1:6379", "memcached://x"])
+def test_a_rate_limit_storage_haven_cannot_use_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HAVEN_RATE_LIMIT_STORAGE", value)
+    with pytest.raises(ConfigurationError, match=r"^HAVEN_RATE_LIMIT_STORAGE: must be memory://"):
+        load_settings()

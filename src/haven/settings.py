@@ -21,6 +21,7 @@ from haven.errors import ConfigurationError
 OPEN_THRESHOLD = 5
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"  # noqa: S105
 MINIMUM_SECRET_LENGTH = 32
+RATE_LIMIT_SCHEMES = frozenset({"memory", "redis", "rediss", "redis+unix"})
 
 
 class Mode(StrEnum):
@@ -83,6 +84,19 @@ class Settings(BaseSettings):
     # per-client limits; behind a proxy every client would otherwise share the proxy's budget.
     # Empty: the header is never believed, since anyone can send it.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    # Where rate budgets are counted: memory:// (each process its own), or a Redis server that
+    # every Haven process shares (redis://host:port/db), so that a budget holds across them.
+    rate_limit_storage: str = "memory://"
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _rate_limit_scheme(cls, value: str) -> str:
+        scheme, found, _ = value.partition("://")
+        if not found or scheme not in RATE_LIMIT_SCHEMES:
+            raise ValueError(
+                "must be memory:// or a Redis URL (redis://host:port, rediss://, redis+unix://)"
+            )
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

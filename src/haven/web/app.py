@@ -23,7 +23,7 @@ from haven.web.imports import router as imports_router
 from haven.web.insight import api as open_api_router
 from haven.web.insight import insight_api as insight_api_router
 from haven.web.insight import router as insight_router
-from haven.web.limits import IntakeLimits, SignInLimits
+from haven.web.limits import IntakeLimits, RateStore, SignInLimits
 from haven.web.notify import router as notify_router
 from haven.web.pages import router as pages_router
 from haven.web.referrals import router as referrals_router
@@ -62,11 +62,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         telemetry={"logs": False},
     )
     app.state.runtime = runtime
-    app.state.sign_in_limits = SignInLimits()
     settings = runtime.settings
+    store = RateStore(settings.rate_limit_storage, secret=settings.secret_key)
+    app.state.sign_in_limits = SignInLimits(store=store)
     app.state.intake_limits = IntakeLimits(
         reports_per_minute=settings.reports_per_minute,
         evidence_bytes_per_hour=settings.evidence_mb_per_hour * MEBIBYTE,
+        store=store,
     )
     # Forms with files may carry max_files files of max_file_mb each; anything else is small.
     with_files = settings.max_files * settings.max_file_mb * MEBIBYTE + 2 * MEBIBYTE

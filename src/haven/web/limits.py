@@ -1,66 +1,77 @@
-"""In-memory rate limits: nothing about who asked is written anywhere, and a restart forgets
-everything. Each Haven process keeps its own counts."""
+"""Rate budgets, counted by the `limits` library in the store HAVEN_RATE_LIMIT_STORAGE names:
+this process's memory by default (a restart forgets everything, and each process keeps its own
+counts), or a Redis server that every Haven process shares. Every key is a keyed hash, so a
+shared store holds no client address, login or receipt; each expires with its window."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
+import hashlib
+import hmac
 from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
+from limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from starlette.requests import Request
 
 from haven.access.signin import LOCK_OUT, MAX_FAILURES
 from haven.errors import HavenError
 
 Network = IPv4Network | IPv6Network
+MEMORY = "memory://"
 
 
 class TooManyRequests(HavenError):
     status = 429
 
 
-class SlidingWindow:
+class RateStore:
+    """Where the budgets are counted, by URL: ``memory://`` or ``redis://host:port``."""
+
+    def __init__(self, url: str = MEMORY, *, secret: str = "") -> None:
+        storage = storage_from_string(url)
+        self.events = MovingWindowRateLimiter(storage)
+        # Bytes are counted, not logged one by one: a moving window keeps an entry per unit.
+        self.amounts = SlidingWindowCounterRateLimiter(storage)
+        # A key of its own, derived from Haven's secret, for this use only.
+        self._secret = hashlib.sha256(b"haven rate budgets\0" + secret.encode()).digest()
+
+    def key(self, budget: str, identifier: str) -> tuple[str, str]:
+        digest = hmac.new(self._secret, f"{budget}\0{identifier}".encode(), hashlib.sha256)
+        return "haven", digest.hexdigest()[:32]
+
+
+class Budget:
     """At most ``limit`` events per key in any ``seconds`` long window."""
 
-    def __init__(self, limit: int, seconds: float, *, max_keys: int = 100_000) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self.max_keys = max_keys
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: RateStore, name: str, limit: int, seconds: float) -> None:
+        self.store = store
+        self.name = name
+        self.item = RateLimitItemPerSecond(limit, round(seconds))
 
-    def allow(self, key: str, now: float | None = None) -> bool:
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            events = self._events.get(key)
-            if events is None:
-                if len(self._events) >= self.max_keys:
-                    self._forget_idle(moment)
-                events = self._events.setdefault(key, deque())
-            while events and moment - events[0] >= self.seconds:
-                events.popleft()
-            if len(events) >= self.limit:
-                return False
-            events.append(moment)
-            return True
+    def allow(self, key: str) -> bool:
+        """Count an event for ``key``, unless its window is used up."""
+        return self.store.events.hit(self.item, *self.store.key(self.name, key))
 
-    def full(self, key: str, now: float | None = None) -> bool:
+    def full(self, key: str) -> bool:
         """Whether ``key`` has used up the window, without counting an event."""
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            events = self._events.get(key)
-            while events and moment - events[0] >= self.seconds:
-                events.popleft()
-            return bool(events) and len(events or ()) >= self.limit
+        return not self.store.events.test(self.item, *self.store.key(self.name, key))
 
-    def _forget_idle(self, moment: float) -> None:
-        idle = [k for k, e in self._events.items() if not e or moment - e[-1] >= self.seconds]
-        for key in idle:
-            del self._events[key]
-        if len(self._events) >= self.max_keys:
-            self._events.clear()
+
+class ByteBudget:
+    """At most ``limit`` bytes in about ``seconds`` (a sliding window counter), for everyone
+    together."""
+
+    def __init__(self, store: RateStore, name: str, limit: int, seconds: float) -> None:
+        self.store = store
+        self.name = name
+        self.item = RateLimitItemPerSecond(limit, round(seconds))
+
+    def take(self, size: int) -> bool:
+        if size <= 0:
+            return True
+        return self.store.amounts.hit(self.item, *self.store.key(self.name, "all"), cost=size)
 
 
 def _address(text: str) -> IPv4Address | IPv6Address | None:
@@ -100,19 +111,22 @@ def client_address(request: Request, proxies: Sequence[Network]) -> str:
 
 
 class SignInLimits:
-    """Sign-in attempts per connection and for the whole process, on top of each account's
-    lock-out: a guesser spreading tries over many accounts is slowed down too. Second-factor
-    codes have budgets of the same size of their own, so that a password and its code never
-    compete for one allowance."""
+    """Sign-in attempts per connection and for the whole process (or, with a shared store, for
+    every process), on top of each account's lock-out: a guesser spreading tries over many
+    accounts is slowed down too. Second-factor codes have budgets of the same size of their
+    own, so that a password and its code never compete for one allowance."""
 
-    def __init__(self, per_connection: int = 20, overall: int = 600, seconds: float = 60) -> None:
-        self.per_connection = SlidingWindow(per_connection, seconds)
-        self.overall = SlidingWindow(overall, seconds)
-        self.codes_per_connection = SlidingWindow(per_connection, seconds)
-        self.codes_overall = SlidingWindow(overall, seconds)
+    def __init__(
+        self, per_connection: int = 20, overall: int = 600, *, store: RateStore | None = None
+    ) -> None:
+        store = store or RateStore()
+        self.per_connection = Budget(store, "sign-in", per_connection, 60)
+        self.overall = Budget(store, "sign-in-all", overall, 60)
+        self.codes_per_connection = Budget(store, "second-factor", per_connection, 60)
+        self.codes_overall = Budget(store, "second-factor-all", overall, 60)
         # Failures per login, existing or not, so that a lock-out does not tell which logins
         # exist: an unknown login locks after as many failures as a real one.
-        self.per_login = SlidingWindow(MAX_FAILURES, LOCK_OUT.total_seconds())
+        self.per_login = Budget(store, "login", MAX_FAILURES, LOCK_OUT.total_seconds())
 
     def check(self, connection: str) -> None:
         if not self.per_connection.allow(connection) or not self.overall.allow("all"):
@@ -135,28 +149,6 @@ class SignInLimits:
         self.per_login.allow(login_key)
 
 
-class ByteBudget:
-    """At most ``limit`` bytes in any ``seconds`` long window, for everyone together."""
-
-    def __init__(self, limit: int, seconds: float) -> None:
-        self.limit = limit
-        self.seconds = seconds
-        self._spent: deque[tuple[float, int]] = deque()
-        self._total = 0
-        self._lock = threading.Lock()
-
-    def take(self, size: int, now: float | None = None) -> bool:
-        moment = time.monotonic() if now is None else now
-        with self._lock:
-            while self._spent and moment - self._spent[0][0] >= self.seconds:
-                self._total -= self._spent.popleft()[1]
-            if self._total + size > self.limit:
-                return False
-            self._spent.append((moment, size))
-            self._total += size
-            return True
-
-
 class IntakeLimits:
     """Limits on the public report form and follow-up that track nobody: a budget for all
     reports together, one for evidence bytes, and counts per receipt code. A flood of junk uses
@@ -164,13 +156,19 @@ class IntakeLimits:
     own allowance."""
 
     def __init__(
-        self, *, reports_per_minute: int, evidence_bytes_per_hour: int, per_code_per_hour: int = 30
+        self,
+        *,
+        reports_per_minute: int,
+        evidence_bytes_per_hour: int,
+        per_code_per_hour: int = 30,
+        store: RateStore | None = None,
     ) -> None:
-        self.reports = SlidingWindow(reports_per_minute, 60)
-        self.evidence = ByteBudget(evidence_bytes_per_hour, 3600)
-        self.per_code = SlidingWindow(per_code_per_hour, 3600)
+        store = store or RateStore()
+        self.reports = Budget(store, "reports", reports_per_minute, 60)
+        self.evidence = ByteBudget(store, "evidence", evidence_bytes_per_hour, 3600)
+        self.per_code = Budget(store, "receipt-code", per_code_per_hour, 3600)
         # Wrong codes, from everyone: 100 bits cannot be guessed, but each try costs a query.
-        self.wrong_codes = SlidingWindow(600, 60)
+        self.wrong_codes = Budget(store, "wrong-receipt-codes", 600, 60)
 
     def report(self) -> None:
         if not self.reports.allow("all"):
