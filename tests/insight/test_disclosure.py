@@ -2,8 +2,10 @@
 independent model of what an attacker can work out from the published figures.
 
 The attacker knows every published entry, knows which cells are zero and knows the equations
-(margins are sums of cells). A suppressed entry is recomputable when every solution of the
-equations gives it the same value; the model decides this with exact rational arithmetic.
+(margins are sums of cells). Where margins are given apart from their cells (open statistics
+perturb each entry apart), the attacker is taken to believe the equations all the same. A
+suppressed entry is recomputable when every solution of the equations gives it the same value;
+the model decides this with exact rational arithmetic.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haven.insight.disclosure import Protected, protect, protect_counts, rounded
+from haven.insight.disclosure import Margins, Protected, protect, protect_counts, rounded
 
 # An entry of a table: ("cell", row, column), ("row", row), ("column", column) or ("total",).
 Entry = tuple[str, ...]
@@ -350,3 +352,103 @@ def test_one_way_overlapping_categories_only_hide_small_counts(
         {key: v for key, v in counts.items() if v >= k},
         None,
     )
+
+
+# --- margins given apart from their cells ------------------------------------------------------
+
+
+def test_given_margins_are_published_as_given() -> None:
+    table = {("A", "x"): 10, ("A", "y"): 7, ("B", "x"): 6, ("B", "y"): 9}
+    margins = Margins(rows={"A": 18, "B": 14}, columns={"x": 17, "y": 15}, total=31)
+    assert protect(table, 5, margins) == Protected(
+        cells=table, rows={"A": 18, "B": 14}, columns={"x": 17, "y": 15}, total=31
+    )
+    # Only the given parts replace the sums.
+    assert protect(table, 5, Margins(total=33)).total == 33
+    assert protect(table, 5, Margins(total=33)).rows == {"A": 17, "B": 15}
+
+
+def test_a_given_margin_below_k_is_withheld_though_its_cells_sum_to_more() -> None:
+    table = {("A", "x"): 3, ("A", "y"): 3, ("B", "x"): 20, ("B", "y"): 30}
+    margins = Margins(rows={"A": 4, "B": 52}, columns={"x": 22, "y": 33}, total=55)
+    protected = protect(table, 5, margins)
+    assert "A" not in protected.rows
+    _assert_safe_given(table, margins, protected, 5)
+
+
+def test_nothing_is_published_when_the_given_total_is_below_k() -> None:
+    table = {("A", "x"): 3, ("A", "y"): 2}
+    assert protect(table, 5, Margins(total=4)) == Protected(
+        cells={}, rows={}, columns={}, total=None
+    )
+    assert protect_counts({"a": 3, "b": 2}, 5, total=4) == ({}, None)
+    assert protect_counts({"a": 30, "b": 20}, 5, total=52) == ({"a": 30, "b": 20}, 52)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: protect({("A", "x"): 3}, 5, Margins(rows={"B": 3})),
+        lambda: protect({("A", "x"): 3}, 5, Margins(rows={"A": 0})),
+        lambda: protect({("A", "x"): 3}, 5, Margins(columns={"x": -1})),
+        lambda: protect({("A", "x"): 3}, 5, Margins(total=0)),
+        lambda: protect({("A", "x"): 0}, 5, Margins(total=4)),
+        lambda: protect_counts({"a": 3}, 5, total=0),
+        lambda: protect_counts({"a": 3}, 5, additive=False, total=3),
+    ],
+)
+def test_given_margins_that_do_not_fit_the_cells_are_refused(call: Callable[[], object]) -> None:
+    with pytest.raises(ValueError, match=r"do not match|negative|zero exactly when|no total"):
+        call()
+
+
+def _given_values(
+    table: Mapping[tuple[str, str], int], margins: Margins
+) -> tuple[dict[Entry, int], list[Equation]]:
+    values, equations = _entries_2way(table)
+    for r, v in (margins.rows or {}).items():
+        values["row", r] = v
+    for c, v in (margins.columns or {}).items():
+        values["column", c] = v
+    if margins.total is not None:
+        values["total",] = margins.total
+    return values, equations
+
+
+def _assert_safe_given(
+    table: Mapping[tuple[str, str], int], margins: Margins, protected: Protected, k: int
+) -> None:
+    values, equations = _given_values(table, margins)
+    published = _published_2way(protected)
+    if values["total",] < k:
+        assert protected == Protected(cells={}, rows={}, columns={}, total=None)
+        return
+    _assert_published_values(values, published, k)
+    _assert_line_sums(values, published, equations, k)
+    assert _fixed_entries(values, published, equations) == set()
+
+
+@st.composite
+def tables_with_margins(
+    draw: st.DrawFn,
+) -> tuple[dict[tuple[str, str], int], Margins]:
+    """A table whose margins and total are its sums moved by up to 8 either way (never below
+    one where the sum is not zero), as perturbation moves them."""
+    table = draw(two_way_tables())
+    values, _ = _entries_2way(table)
+
+    def moved(value: int) -> int:
+        return 0 if value == 0 else max(1, value + draw(st.integers(-8, 8)))
+
+    rows = {e[1]: moved(v) for e, v in values.items() if e[0] == "row"}
+    columns = {e[1]: moved(v) for e, v in values.items() if e[0] == "column"}
+    return table, Margins(rows, columns, moved(values["total",]))
+
+
+@given(drawn=tables_with_margins(), k=st.integers(2, 10))
+@settings(max_examples=300, deadline=None)
+def test_tables_with_given_margins_reveal_no_one(
+    drawn: tuple[dict[tuple[str, str], int], Margins], k: int
+) -> None:
+    table, margins = drawn
+    _assert_safe_given(table, margins, protect(table, k, margins), k)

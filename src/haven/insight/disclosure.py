@@ -34,6 +34,13 @@ Every round suppresses at least one more entry, so the process ends, at worst wi
 nonzero entry suppressed, which fixes none of them. Ties are broken by key, so a table always
 gives the same result.
 
+The margins and totals are the sums of the cells unless they are given (:class:`Margins`):
+open statistics perturb every entry apart, margins and totals by their own cell keys
+(:mod:`haven.insight.noise`), so they need not add up. The rules then apply to the values given,
+as if the equations held: primary suppression to each entry's own value, and rules 3 and 4 to
+the same equations, so that even someone who took the perturbed values for exact ones could
+work out no withheld entry.
+
 Published counts may then be rounded with :func:`rounded`; rounding never brings a published
 count below ``k``.
 """
@@ -44,7 +51,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Protected", "protect", "protect_counts", "rounded"]
+__all__ = ["Margins", "Protected", "protect", "protect_counts", "rounded"]
 
 _PRIME = 2**61 - 1
 
@@ -59,6 +66,17 @@ class Protected:
     rows: dict[str, int]
     columns: dict[str, int]
     total: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Margins:
+    """A two-way table's row totals, column totals and grand total where they are not the sums
+    of its cells; each part left ``None`` is the sum of the cells. A row or column with nonzero
+    cells needs a total of at least one, and one without has none."""
+
+    rows: Mapping[str, int] | None = None
+    columns: Mapping[str, int] | None = None
+    total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +234,25 @@ def _suppress(
     return _Suppression(values, rank, lines, k).run()
 
 
-def protect(cells: Mapping[tuple[str, str], int], k: int) -> Protected:
-    """Two-way table (row key, column key) -> count, with margins."""
+def _given(
+    sums: Mapping[str, int], given: Mapping[str, int] | None, kind: str
+) -> Mapping[str, int]:
+    """The margins to use: the sums of the cells, or the given ones, which must have a nonzero
+    value exactly where the cells do."""
+    if given is None:
+        return sums
+    nonzero = {key for key, value in sums.items() if value}
+    for key, value in given.items():
+        _check_count((kind, key), value)
+    if {key for key, value in given.items() if value} != nonzero:
+        raise ValueError(f"the {kind} totals given do not match the nonzero {kind}s of the cells")
+    return given
+
+
+def protect(
+    cells: Mapping[tuple[str, str], int], k: int, margins: Margins | None = None
+) -> Protected:
+    """Two-way table (row key, column key) -> count, with margins (their sums, or ``margins``)."""
     _check_threshold(k)
     row_sums: dict[str, int] = {}
     column_sums: dict[str, int] = {}
@@ -226,6 +261,14 @@ def protect(cells: Mapping[tuple[str, str], int], k: int) -> Protected:
         row_sums[row] = row_sums.get(row, 0) + value
         column_sums[column] = column_sums.get(column, 0) + value
     grand = sum(row_sums.values())
+    if margins is not None:
+        row_sums = dict(_given(row_sums, margins.rows, "row"))
+        column_sums = dict(_given(column_sums, margins.columns, "column"))
+        if margins.total is not None:
+            _check_count("total", margins.total)
+            if (margins.total == 0) != (grand == 0):
+                raise ValueError("the grand total given is zero exactly when the cells are not")
+            grand = margins.total
     if grand < k:
         return Protected(cells={}, rows={}, columns={}, total=None)
 
@@ -261,19 +304,28 @@ def protect(cells: Mapping[tuple[str, str], int], k: int) -> Protected:
 
 
 def protect_counts(
-    counts: Mapping[str, int], k: int, *, additive: bool = True
+    counts: Mapping[str, int], k: int, *, additive: bool = True, total: int | None = None
 ) -> tuple[dict[str, int], int | None]:
     """One-way table: the published counts and the published total.
 
     With ``additive`` the categories partition the population and the total is the sum of the
-    counts; otherwise they overlap, only primary suppression applies and the total is ``None``.
+    counts, or ``total`` where given; otherwise they overlap, only primary suppression applies
+    and the total is ``None``.
     """
     _check_threshold(k)
     for key, value in counts.items():
         _check_count(key, value)
     if not additive:
+        if total is not None:
+            raise ValueError("overlapping categories have no total")
         return {key: value for key, value in sorted(counts.items()) if value >= k}, None
-    total = sum(counts.values())
+    summed = sum(counts.values())
+    if total is None:
+        total = summed
+    else:
+        _check_count("total", total)
+        if (total == 0) != (summed == 0):
+            raise ValueError("the total given is zero exactly when the counts are not")
     if total < k:
         return {}, None
     keys: list[tuple[int, int, tuple[str, ...]]] = [(total, _GRAND, ())]
