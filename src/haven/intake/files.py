@@ -30,7 +30,8 @@ from haven.errors import HavenError, ValidationFailed
 MEBIBYTE = 1024 * 1024
 # A picture larger than this many pixels is refused: a small file can unpack to gigabytes.
 MAX_PIXELS = 60_000_000
-# The longest name ext4, NTFS and APFS keep, so a downloaded file can be saved under its name.
+# The longest name ext4 and APFS keep (NTFS counts 255 UTF-16 units, never fewer), so a
+# downloaded file can be saved under its name.
 MAX_NAME_BYTES = 255
 # A longer "extension" is kept as part of the name when a name is cut.
 _LONGEST_EXTENSION = 16
@@ -292,7 +293,8 @@ class EvidenceStore:
         return self.root / evidence_id[-2:] / f"{evidence_id}.{copy}"
 
     def room_for(self, size: int) -> bool:
-        self.root.mkdir(parents=True, exist_ok=True)
+        # Evidence is the owner's alone, like the database and the key file.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         return shutil.disk_usage(self.root).free - size > self.reserve_bytes
 
     def put(self, cipher: FieldCipher, evidence_id: str, copy: str, content: bytes) -> Path:
@@ -302,7 +304,7 @@ class EvidenceStore:
                 hint="your report is kept; add the files later with your receipt code",
             )
         target = self.path(evidence_id, copy)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         self._write(target, cipher.encrypt(content, _context(evidence_id, copy)))
         return target
 
