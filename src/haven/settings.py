@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     # The key file holding the data-encryption keys and the blind-index key (see `haven keys init`).
     key_file: Path | None = None
+    # The Ed25519 key that signs audit checkpoints; empty means audit-signing-key.pem beside the
+    # key file. Kept apart from the database and from the data keys, so that whoever can rewrite
+    # the audit chain cannot also sign a checkpoint for it.
+    audit_signing_key_file: Path | None = None
+    # When set, the worker writes a signed audit checkpoint into this directory every hour;
+    # it belongs on other storage than the database's (another disk, a mounted share).
+    audit_checkpoint_dir: Path | None = None
     # Signs session cookies and CSRF tokens; must be long and random in production.
     secret_key: str = DEVELOPMENT_SECRET
     # Address and port `haven serve` binds to; 127.0.0.1 keeps development off the network.
@@ -169,6 +176,12 @@ class Settings(BaseSettings):
     @property
     def resolved_key_file(self) -> Path:
         return self.key_file if self.key_file is not None else self.data_dir / "keys.json"
+
+    @property
+    def resolved_audit_signing_key_file(self) -> Path:
+        if self.audit_signing_key_file is not None:
+            return self.audit_signing_key_file
+        return self.resolved_key_file.with_name("audit-signing-key.pem")
 
     @property
     def should_migrate_on_start(self) -> bool:
