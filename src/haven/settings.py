@@ -75,6 +75,13 @@ class Settings(BaseSettings):
     # Sign-in at the mail server, only over STARTTLS; empty user means none.
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
+    # How the mail connection is secured: starttls (TLS whenever the server offers STARTTLS),
+    # tls (implicit TLS from the first byte, port 465), or none (never TLS, for a development
+    # mail catcher whose certificate does not verify; production refuses it).
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    # A PEM file of the authorities the mail server's certificate must chain to, for a private
+    # CA; empty: the system's trusted authorities.
+    smtp_ca_file: Path | None = None
     # Digest subscriptions are sent every this many minutes (on the hour for 60).
     digest_minutes: int = Field(default=60, ge=1, le=1440)
     # How soon a case or referral must be acknowledged: urgent ones in minutes, others in
@@ -103,6 +110,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be memory:// or a Redis URL (redis://host:port, rediss://, redis+unix://)"
             )
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file; give a PEM file of certificate authorities")
         return value
 
     @field_validator("trusted_proxies", mode="before")
@@ -151,6 +165,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"HAVEN_OPEN_THRESHOLD is {self.open_threshold}; production publishes no count "
                     f"below {OPEN_THRESHOLD}, so it may only be raised"
+                )
+            if self.smtp_security == "none":
+                raise ValueError(
+                    "HAVEN_SMTP_SECURITY is none; production sends mail over TLS only "
+                    "(starttls, or tls for port 465)"
                 )
             if self.key_file is None or _inside(self.key_file, self.data_dir):
                 raise ValueError(

@@ -1,4 +1,6 @@
-"""E-mail through HAVEN_SMTP_HOST, switching to TLS whenever the server offers STARTTLS."""
+"""E-mail through HAVEN_SMTP_HOST: over STARTTLS whenever the server offers it, or over implicit
+TLS (SMTPS, port 465), as HAVEN_SMTP_SECURITY says. TLS always verifies the server's certificate
+and name, against HAVEN_SMTP_CA_FILE or the system's trusted authorities."""
 
 from __future__ import annotations
 
@@ -27,6 +29,11 @@ from haven.settings import Settings
 
 SMTP_TIMEOUT_SECONDS = 20.0
 MAX_ADDRESS = 320
+# Why a password is not sent, for a connection left without TLS.
+_NO_TLS = {
+    "starttls": "the mail server offers no STARTTLS; Haven does not send its password in the clear",
+    "none": "HAVEN_SMTP_SECURITY is none; Haven does not send its password in the clear",
+}
 
 
 class EmailChannel(Channel):
@@ -71,14 +78,13 @@ class EmailChannel(Channel):
 
     def deliver(self, settings: Settings, to: Recipient, notice: Notice) -> None:
         """Without STARTTLS the message still goes (it carries only a reference and a link),
-        but a password is never sent in the clear."""
+        but a password is never sent in the clear. Implicit TLS that fails (a certificate that
+        does not verify) sends nothing: the message waits for a retry."""
         if not to.address:
             raise DeliveryFailed("nowhere to deliver")
         message = self.render(settings, to, notice)
         try:
-            with smtplib.SMTP(
-                settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS
-            ) as smtp:
+            with _connect(settings) as smtp:
                 _send(smtp, settings, message)
         except smtplib.SMTPResponseException as exc:
             raise DeliveryFailed(f"mail server answered {exc.smtp_code}") from None
@@ -89,17 +95,34 @@ class EmailChannel(Channel):
         """What was sent stays with the receiver; Haven keeps only the outbox row's mark."""
 
 
+def _connect(settings: Settings) -> smtplib.SMTP:
+    if settings.smtp_security == "tls":
+        return smtplib.SMTP_SSL(
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=SMTP_TIMEOUT_SECONDS,
+            context=_tls_context(settings),
+        )
+    return smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """A verifying context: the certificate must chain to a trusted authority and name the
+    host. A CA file replaces the system's authorities rather than adding to them."""
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file is not None else None
+    return ssl.create_default_context(cafile=cafile)
+
+
 def _send(smtp: smtplib.SMTP, settings: Settings, message: EmailMessage) -> None:
     smtp.ehlo()
-    secure = smtp.has_extn("starttls")
-    if secure:
-        smtp.starttls(context=ssl.create_default_context())
+    secure = settings.smtp_security == "tls"
+    if settings.smtp_security == "starttls" and smtp.has_extn("starttls"):
+        smtp.starttls(context=_tls_context(settings))
         smtp.ehlo()
+        secure = True
     if settings.smtp_user:
         if not secure:
-            raise DeliveryFailed(
-                "the mail server offers no STARTTLS; Haven does not send its password in the clear"
-            )
+            raise DeliveryFailed(_NO_TLS[settings.smtp_security])
         smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
     smtp.send_message(message)
 
