@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
-import os
+import secrets
 import threading
 import time
 from datetime import UTC, datetime
 
-_COUNTER_BITS = 74  # rand_a (12 bits) and rand_b (62 bits) of RFC 9562's layout
+_SEQUENCE_BITS = 12  # rand_a of RFC 9562's layout
+# A new millisecond starts its sequence below half of rand_a's range, leaving room to count on.
+_SEQUENCE_START_BITS = _SEQUENCE_BITS - 1
+_RANDOM_BITS = 62  # rand_b
 
 
 class _Ids:
-    """UUID version 7 (RFC 9562), increasing strictly within the process (section 6.2, method 2:
-    the random bits count on within a millisecond)."""
+    """UUID version 7 (RFC 9562), increasing strictly within the process: rand_a is a sequence
+    within the millisecond (section 6.2, method 1), started at a random value, and rand_b is
+    random for every id (``secrets``), so that one id says nothing of the ids made beside it.
+    A sequence that runs out moves on to the next millisecond, as section 6.2 allows."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last = (0, 0)  # (milliseconds, counter) of the last id made
+        self._last = (0, 0)  # (milliseconds, sequence) of the last id made
 
     def next(self) -> str:
         millis = time.time_ns() // 1_000_000
-        counter = int.from_bytes(os.urandom(10)) >> (80 - _COUNTER_BITS)
         with self._lock:
-            if (millis, counter) <= self._last:
-                millis, counter = self._last[0], self._last[1] + 1
-                if counter >> _COUNTER_BITS:
-                    millis, counter = millis + 1, 0
-            self._last = (millis, counter)
-        rand_a, rand_b = counter >> 62, counter & ((1 << 62) - 1)
-        value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+            last_millis, last_sequence = self._last
+            if millis > last_millis:
+                sequence = secrets.randbits(_SEQUENCE_START_BITS)
+            else:
+                millis, sequence = last_millis, last_sequence + 1
+                if sequence >> _SEQUENCE_BITS:
+                    millis, sequence = millis + 1, secrets.randbits(_SEQUENCE_START_BITS)
+            self._last = (millis, sequence)
+        rand_b = secrets.randbits(_RANDOM_BITS)
+        value = (millis << 80) | (0x7 << 76) | (sequence << 64) | (0b10 << 62) | rand_b
         h = f"{value:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
