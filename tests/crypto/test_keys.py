@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,31 @@ def test_an_overwritten_key_file_is_still_readable_by_its_owner_only(tmp_path: P
     path.chmod(0o644)
     save_keyring(new_keyring(), path, overwrite=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o022, 0o277], ids=["000", "022", "277"])
+def test_the_key_file_is_0600_whatever_the_umask(tmp_path: Path, mask: int) -> None:
+    path = tmp_path / "keys.json"
+    with _umask(mask):
+        save_keyring(new_keyring(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_keyring(path).active == 1
+
+
+def test_a_new_key_folder_is_its_owners_alone(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "keys.json"
+    with _umask(0o000):
+        save_keyring(new_keyring(), path)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
 def test_saving_creates_missing_parent_folders(tmp_path: Path) -> None:

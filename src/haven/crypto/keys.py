@@ -160,6 +160,9 @@ def save_keyring(keyring: Keyring, path: Path, *, overwrite: bool = False) -> No
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Exactly 0600 before a key is written, whatever the umask: nobody else may open the file,
+    # and its owner must be able to replace it when rotating.
+    os.fchmod(descriptor, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(keyring.to_json())
         handle.flush()

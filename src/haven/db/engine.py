@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -31,8 +32,7 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
-        # The data directory is the owner's alone, like the key file in it.
-        Path(str(parsed.database)).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_database_file(Path(str(parsed.database)))
     # hide_parameters: an error must never print the row it failed on (names, narratives).
     engine = create_engine(
         parsed,
@@ -41,6 +41,20 @@ def make_engine(url: str) -> Engine:
     )
     configure_engine(engine)
     return engine
+
+
+def _private_database_file(path: Path) -> None:
+    """Create the SQLite file, empty, readable and writable by its owner only, before SQLite
+    opens it: SQLite would make it 0644, and gives its -wal and -shm files the mode of the
+    database file. The data directory is the owner's alone, like the key file in it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    # Exactly 0600, whatever the umask took away.
+    os.fchmod(descriptor, 0o600)
+    os.close(descriptor)
 
 
 def check_connection(engine: Engine) -> None:
