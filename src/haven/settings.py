@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_from: str = "haven@localhost"
-    # Sign-in at the mail server, only over STARTTLS; empty user means none.
+    # Sign-in at the mail server, only over TLS (STARTTLS or implicit); empty user means none.
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     # How the mail connection is secured: starttls (TLS whenever the server offers STARTTLS),
@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # A PEM file of the authorities the mail server's certificate must chain to, for a private
     # CA; empty: the system's trusted authorities.
     smtp_ca_file: Path | None = None
+    # Delivered and given-up outbox rows are deleted this many days later (0: kept forever):
+    # they hold who was told of which record, which is worth keeping only while it may be asked.
+    outbox_retention_days: int = Field(default=30, ge=0, le=3650)
     # Digest subscriptions are sent every this many minutes (on the hour for 60).
     digest_minutes: int = Field(default=60, ge=1, le=1440)
     # How soon a case or referral must be acknowledged: urgent ones in minutes, others in

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from haven.casework.notices import escalate_late
 from haven.db.engine import check_connection
+from haven.notify.retention import OutboxPruning
 from haven.notify.worker import BATCH_SIZE, LEASE_SECONDS, Loop, Task, deliver_batch, run_worker
 from haven.runtime import Runtime, open_runtime
 from haven.settings import load_settings
@@ -23,8 +24,9 @@ out = Console(soft_wrap=True)
 log = logging.getLogger("haven.notify")
 
 # What every worker runs besides delivering, in `haven worker` and inside `haven serve` alike:
-# late cases and referrals are escalated, and those about to be late warned of.
-PERIODIC: tuple[Task, ...] = (escalate_late,)
+# late cases and referrals are escalated, and those about to be late warned of; delivered outbox
+# rows are pruned after HAVEN_OUTBOX_RETENTION_DAYS.
+PERIODIC: tuple[Task, ...] = (escalate_late, OutboxPruning())
 
 
 def worker(
