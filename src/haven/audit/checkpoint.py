@@ -154,7 +154,14 @@ def signing_key(path: Path) -> Ed25519PrivateKey:
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """A public key in PEM (what `haven audit keygen` prints), or the signing key file itself."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(
+            f"public key {path} does not exist",
+            hint="give the checkpointing instance's public key (`haven audit keygen --if-missing` "
+            "prints it) with --public-key, or point HAVEN_AUDIT_SIGNING_KEY_FILE at its key",
+        ) from None
     if b"PRIVATE KEY" in data:
         return load_signing_key(path).public_key()
     try:

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,17 @@ from rich.table import Table
 
 from haven.access.integrity import check_records
 from haven.audit.chain import Change, append, verify
+from haven.audit.checkpoint import (
+    check_against,
+    create_signing_key,
+    load_public_key,
+    load_signing_key,
+    make_checkpoint,
+    public_key_pem,
+    read_checkpoint,
+    signing_key,
+    write_checkpoint,
+)
 from haven.cli.access import groups_app, orgs_app, tokens_app, users_app
 from haven.cli.imports import import_file
 from haven.cli.stats import report, stats
@@ -27,7 +39,7 @@ from haven.db.engine import DRIVER_ERRORS, check_connection, database_error
 from haven.db.migrate import current_revision, head_revision, upgrade
 from haven.demo.accounts import DEMO_PASSWORD, DemoAccount, ensure_demo_accounts
 from haven.demo.generator import fill
-from haven.errors import AuditChainBroken, ConfigurationError, HavenError
+from haven.errors import AuditChainBroken, ConfigurationError, HavenError, ValidationFailed
 from haven.intake.files import EvidenceStore
 from haven.registry.models import Incident
 from haven.registry.sealed import key_numbers_in_use, reencrypt_all
@@ -57,6 +69,7 @@ app.command("report")(report)
 app.command("worker")(worker)
 
 out = Console(soft_wrap=True)
+notes = Console(stderr=True, soft_wrap=True)
 
 
 def _runtime() -> Runtime:
@@ -190,18 +203,43 @@ def audit_verify(
             "--records", help="Also check every record against its last audited state (slow)."
         ),
     ] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="Also check that the chain holds the head this signed checkpoint recorded.",
+        ),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="Public key (PEM) the checkpoint must be signed with; default: the one of "
+            "HAVEN_AUDIT_SIGNING_KEY_FILE.",
+        ),
+    ] = None,
 ) -> None:
     """Check the whole audit chain; name the first entry that was altered or removed. With
+    --checkpoint, also find a chain rewritten or cut short since that checkpoint. With
     --records, also name records changed or removed around Haven."""
     with _runtime() as runtime:
+        signed = None
+        if checkpoint is not None:
+            key_path = public_key or runtime.settings.resolved_audit_signing_key_file
+            signed = read_checkpoint(_read_text(checkpoint), load_public_key(key_path))
         check_connection(runtime.engine)
         with runtime.reading() as session:
-            verdict = verify(session)
+            verdict = verify(session) if signed is None else check_against(session, signed)
         if not verdict.ok:
             raise AuditChainBroken(
                 verdict.reason, hint=f"{verdict.checked} entries before it verify"
             )
         out.print(f"audit chain verified: {verdict.checked} entries, head {verdict.head_hash}")
+        if signed is not None:
+            out.print(
+                f"it holds the checkpoint of entry {signed.seq} signed at {signed.at}",
+                markup=False,
+            )
         if not records:
             return
         cipher = runtime.cipher()
@@ -214,6 +252,59 @@ def audit_verify(
                 found[0].describe(), hint="records were changed around Haven; see the list above"
             )
         out.print("every record matches its last audited state")
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Keep the signing key when it exists.")
+    ] = False,
+) -> None:
+    """Create the key that signs audit checkpoints (HAVEN_AUDIT_SIGNING_KEY_FILE) and print its
+    public key, which verifies them anywhere."""
+    path = load_settings().resolved_audit_signing_key_file
+    if path.exists() and if_missing:
+        key = load_signing_key(path)
+        notes.print(f"audit signing key {path} exists; its public key:", markup=False)
+    else:
+        key = create_signing_key(path)
+        notes.print(f"created audit signing key {path} (mode 0600); its public key:", markup=False)
+    sys.stdout.write(public_key_pem(key.public_key()))
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File or directory to write the checkpoint to; - for standard output.",
+        ),
+    ] = "-",
+) -> None:
+    """Sign the audit chain's head (after verifying the chain) with the audit signing key, made
+    on first use. Keep the checkpoint away from the database: `haven audit verify --checkpoint`
+    then finds a chain rewritten or cut short since."""
+    with _runtime() as runtime:
+        check_connection(runtime.engine)
+        key = signing_key(runtime.settings.resolved_audit_signing_key_file)
+        with runtime.reading() as session:
+            signed = make_checkpoint(session, key, runtime.settings.resolved_base_url)
+    if output == "-":
+        sys.stdout.write(signed.text)
+        return
+    path = write_checkpoint(signed, Path(output))
+    out.print(f"wrote the checkpoint of entry {signed.checkpoint.seq} to {path}", markup=False)
+
+
+def _read_text(path: Path) -> str:
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"checkpoint {path} is not UTF-8 text") from None
 
 
 @app.command()
