@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from haven.audit.checkpoint import checkpoint_when_due
 from haven.casework.notices import escalate_late
 from haven.db.engine import check_connection
 from haven.notify.retention import OutboxPruning
@@ -25,8 +26,9 @@ log = logging.getLogger("haven.notify")
 
 # What every worker runs besides delivering, in `haven worker` and inside `haven serve` alike:
 # late cases and referrals are escalated, and those about to be late warned of; delivered outbox
-# rows are pruned after HAVEN_OUTBOX_RETENTION_DAYS.
-PERIODIC: tuple[Task, ...] = (escalate_late, OutboxPruning())
+# rows are pruned after HAVEN_OUTBOX_RETENTION_DAYS; the audit chain's head is signed into
+# HAVEN_AUDIT_CHECKPOINT_DIR when that is set.
+PERIODIC: tuple[Task, ...] = (escalate_late, OutboxPruning(), checkpoint_when_due)
 
 
 def worker(
