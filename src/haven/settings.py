@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     # Largest evidence file accepted, in megabytes, and most files with one report or message.
     max_file_mb: int = Field(default=20, ge=1, le=2048)
     max_files: int = Field(default=5, ge=0, le=50)
+    # Largest body of any other request to the JSON API, in kilobytes: only the public report
+    # form and the import upload carry files and take the limit above. A small cap keeps a
+    # flood of large bodies from filling the memory before anything is checked.
+    max_api_body_kb: int = Field(default=1024, ge=1, le=1024 * 1024)
     # Evidence uploads stop (reports still arrive) when the disk has less free space than this.
     disk_reserve_mb: int = Field(default=1024, ge=0)
     # Reports accepted from the public form per minute, and evidence megabytes per hour, in all.

@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated
 
 import httpx2
@@ -24,6 +25,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.background import BackgroundTask
 
+from haven.access.accounts import (
+    NewOrganisation,
+    NewUser,
+    TokenRequest,
+    create_organisation,
+    create_token,
+    create_user,
+)
+from haven.domain.enums import ContributorKind, Role
 from haven.errors import DatabaseUnavailable, NotFound
 from haven.runtime import Runtime
 from haven.web.app import SECURITY_HEADERS, create_app
@@ -82,10 +92,25 @@ def _add_failing_routes(app: FastAPI) -> None:
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
+def bearer(runtime: Runtime) -> dict[str, str]:
+    """A caseworker's token: the probes that take a body are writing API requests, which are
+    refused before they are read without one."""
+    cipher = runtime.cipher()
+    with runtime.transaction() as session:
+        new = NewOrganisation("Probe NGO", ContributorKind.NGO)
+        organisation_id = create_organisation(session, cipher, new, actor="test")
+        user = NewUser(organisation_id, "probe@example.org", "a" * 16, frozenset({Role.CASEWORKER}))
+        user_id = create_user(session, cipher, user, actor="test")
+        request = TokenRequest(user_id, "probe", frozenset({"read", "write"}), timedelta(days=1))
+        secret = create_token(session, cipher, request, actor="test").secret
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def client(runtime: Runtime, bearer: dict[str, str]) -> Iterator[TestClient]:
     app = create_app(runtime)
     _add_failing_routes(app)
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer) as client:
         yield client
 
 
@@ -240,7 +265,7 @@ def test_a_refusal_below_500_is_answered_without_an_id_or_a_log_line(
 
 
 def test_uvicorn_logs_only_the_line_when_a_request_fails(
-    runtime: Runtime, logs: pytest.LogCaptureFixture
+    runtime: Runtime, logs: pytest.LogCaptureFixture, bearer: dict[str, str]
 ) -> None:
     app = create_app(runtime)
     _add_failing_routes(app)
@@ -258,7 +283,8 @@ def test_uvicorn_logs_only_the_line_when_a_request_fails(
             time.sleep(0.05)
         port = server.servers[0].sockets[0].getsockname()[1]
         base = f"http://127.0.0.1:{port}"
-        failed = httpx2.post(f"{base}/api/v1/probes/p-4711", json={"name": SECRET}, timeout=10)
+        probe = f"{base}/api/v1/probes/p-4711"
+        failed = httpx2.post(probe, json={"name": SECRET}, headers=bearer, timeout=10)
         later = httpx2.get(f"{base}/api/v1/probes/p-4711/later", timeout=10)
     finally:
         server.should_exit = True

@@ -8,16 +8,19 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match, Mount
 
 from haven import __version__
+from haven.errors import HavenError
 from haven.runtime import Runtime
+from haven.settings import Mode
 from haven.web.admin import router as admin_router
 from haven.web.api.incidents import router as incidents_router
 from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
 from haven.web.api.reports import router as api_reports_router
-from haven.web.bodylimit import BodyLimit
-from haven.web.errors import HANDLERS, CatchAll
+from haven.web.bodylimit import BodyLimit, TokenFirst
+from haven.web.errors import HANDLERS, CatchAll, error_response
 from haven.web.health import router as health_router
 from haven.web.imports import router as imports_router
 from haven.web.insight import api as open_api_router
@@ -33,7 +36,11 @@ from haven.web.reports import router as reports_router
 from haven.web.templating import TEMPLATES
 
 MEBIBYTE = 1024 * 1024
-_WITH_FILES = ("/report", "/reports", "/imports", "/api/v1/reports")
+# The multipart forms that carry files: the public report, its follow-up messages, the import.
+_WITH_FILES = frozenset({"/report", "/report/follow-up/message", "/imports"})
+# Production is served over HTTPS only (RFC 6797): browsers keep to it for two years.
+STRICT_TRANSPORT = "max-age=63072000; includeSubDomains"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 # Nothing is loaded from another host; pages work without JavaScript.
 SECURITY_HEADERS = {
@@ -48,6 +55,40 @@ SECURITY_HEADERS = {
     # Pages carry narratives, identities, recovery codes and new passwords: keep no copy.
     "Cache-Control": "no-store",
 }
+
+
+class MethodNotAllowed(HavenError):
+    status = 405
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """405 in Haven's words, with an ``Allow`` header (RFC 9110, section 15.5.6) that names every
+    method of the path: Starlette's names only those of the first route that matched it."""
+    allowed = ", ".join(allowed_methods(request))
+    refusal = MethodNotAllowed(
+        f"{request.method} is not answered here", hint=f"this address answers {allowed}"
+    )
+    response = error_response(request, refusal, cause=exc)
+    response.headers["Allow"] = allowed
+    return response
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at this path, found by asking the routes themselves (an
+    included router keeps its routes to itself)."""
+    scope = request.scope
+    # A mount that matched has moved the root path on; the routes are matched from the app's.
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
+    allowed = []
+    for method in _METHODS:
+        probe = {**scope, "method": method, "root_path": root_path}
+        route = next(
+            (r for r in request.app.router.routes if r.matches(probe)[0] is Match.FULL), None
+        )
+        # A mount takes every method at its paths; the one here serves static files.
+        if route is not None and (not isinstance(route, Mount) or method in ("GET", "HEAD")):
+            allowed.append(method)
+    return allowed
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -70,17 +111,25 @@ def create_app(runtime: Runtime) -> FastAPI:
         evidence_bytes_per_hour=settings.evidence_mb_per_hour * MEBIBYTE,
         store=store,
     )
-    # Forms with files may carry max_files files of max_file_mb each; anything else is small.
+    # Forms with files may carry max_files files of max_file_mb each; the JSON API takes small
+    # bodies, other pages a little more.
     with_files = settings.max_files * settings.max_file_mb * MEBIBYTE + 2 * MEBIBYTE
-    app.add_middleware(
-        BodyLimit,
-        limit_for=lambda path: with_files if path.startswith(_WITH_FILES) else 4 * MEBIBYTE,
-    )
-    # A later middleware wraps an earlier one. CatchAll wraps BodyLimit, which turns its own
-    # exception into a 413 first; the security headers wrap CatchAll, so its answers carry them.
+    api_body = settings.max_api_body_kb * 1024
+
+    def limit_for(path: str) -> int:
+        if path in _WITH_FILES:
+            return with_files
+        return api_body if path.startswith("/api/") else 4 * MEBIBYTE
+
+    # A later middleware wraps an earlier one. BodyLimit wraps TokenFirst, whose check reads no
+    # body; CatchAll wraps BodyLimit, which turns its own exception into a 413 first; the
+    # security headers wrap CatchAll, so its answers carry them.
+    app.add_middleware(TokenFirst)
+    app.add_middleware(BodyLimit, limit_for=limit_for)
     app.add_middleware(CatchAll)
     for kind, handler in HANDLERS.items():
         app.add_exception_handler(kind, handler)
+    app.add_exception_handler(405, method_not_allowed)
 
     @app.middleware("http")
     async def security_headers(
@@ -89,6 +138,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         response = await call_next(request)
         own_policy = response.headers.get("Content-Security-Policy")
         response.headers.update(SECURITY_HEADERS)
+        if runtime.settings.mode is Mode.PRODUCTION:
+            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT
         if own_policy is not None and own_policy != SECURITY_HEADERS["Content-Security-Policy"]:
             # A browser enforces every policy it is sent, so a route's own (an evidence
             # download's sandbox) narrows the site's and can never widen it.

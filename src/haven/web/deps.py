@@ -53,9 +53,27 @@ def get_cipher(runtime: Annotated[Runtime, Depends(get_runtime)]) -> FieldCipher
 def get_reader(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Reader:
     """The reader behind a bearer token, or the public when there is none. Its short read
     transaction ends before the handler's begins, so a request never holds two connections."""
+    settled: Reader | None = getattr(request.state, "bearer_reader", None)
+    if settled is not None:
+        return settled
     header = request.headers.get("authorization")
     if header is None:
         return Reader.public("api")
+    return _bearer_reader(runtime, header)
+
+
+def settle_bearer(request: Request) -> None:
+    """Check the token of a request that needs one before anything of its body is read (see
+    :class:`haven.web.bodylimit.TokenFirst`); :func:`get_reader` then takes the reader from here."""
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Unauthorized(
+            "this request needs an API token", hint="send an Authorization: Bearer <token> header"
+        )
+    request.state.bearer_reader = _bearer_reader(get_runtime(request), header)
+
+
+def _bearer_reader(runtime: Runtime, header: str) -> Reader:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret:
         raise Unauthorized("use an Authorization: Bearer <token> header")

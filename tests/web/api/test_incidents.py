@@ -74,8 +74,9 @@ def test_only_caseworkers_and_coordinators_create_records(
     _, analyst = member(organisation("Other NGO"), Role.ANALYST)
     refused = client.post("/api/v1/incidents", json=INCIDENT, headers=analyst)
     assert refused.status_code == 403
+    # No token at all: refused as unauthenticated, before the body is read.
     unsigned = client.post("/api/v1/incidents", json=INCIDENT)
-    assert unsigned.status_code == 403
+    assert unsigned.status_code == 401
 
 
 def test_the_contributing_organisation_replaces_an_incident_and_others_cannot(

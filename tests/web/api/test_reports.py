@@ -119,7 +119,9 @@ def test_analysts_read_only_tokens_and_the_public_cannot_hand_in_reports(
     assert "caseworkers and coordinators" in refused.json()["error"]
     assert read_only.status_code == 403
     assert "may only read" in read_only.json()["error"]
-    assert public.status_code == 403
+    # Without a token, or with another kind of credential, nothing is read.
+    assert public.status_code == 401
+    assert public.headers["WWW-Authenticate"] == "Bearer"
     assert malformed.status_code == 401
     assert _count(runtime, Report) == 0
     assert _count(runtime, Incident) == 0
