@@ -314,7 +314,8 @@ class IncidentPlan:
 
 @dataclass(frozen=True)
 class CasePlan:
-    """A report on a world incident about a world person, written as casework tests write it."""
+    """A report on a world incident about a world person, its Report and Referral rows written
+    directly."""
 
     incident: int
     person: int
@@ -352,11 +353,11 @@ class World:
 
 
 STATEMENTS = st.tuples(st.sampled_from(ABOUT), st.booleans()).map(lambda s: (*s[0], s[1]))
-# A statement for every member state and one for a single member state, in either order: the
-# narrowing and widening whose order decides what an authority may see.
 
 
 def _narrowing(state: str, granted: bool, broad_first: bool) -> tuple[StatementPlan, ...]:
+    """A statement for authorities of every member state and the opposite one for a single
+    member state, in either order: a narrowing or widening, or one overridden by the other."""
     broad = (RecipientKind.AUTHORITY, None, granted)
     narrow = (RecipientKind.AUTHORITY, state, not granted)
     return (broad, narrow) if broad_first else (narrow, broad)
