@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     outbox_retention_days: int = Field(default=30, ge=0, le=3650)
     # Digest subscriptions are sent every this many minutes (on the hour for 60).
     digest_minutes: int = Field(default=60, ge=1, le=1440)
+    # Webhooks may point at loopback, private, link-local and other internal addresses only when
+    # this is on (a receiver on the same machine); otherwise whoever administers an organisation
+    # could make Haven send requests into the network it runs in.
+    webhook_allow_private: bool = False
     # How soon a case or referral must be acknowledged: urgent ones in minutes, others in
     # working days; late ones are escalated to coordinators, and again when still late.
     urgent_ack_minutes: int = Field(default=120, ge=1)

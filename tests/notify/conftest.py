@@ -204,6 +204,15 @@ class _QuietServer(ThreadingHTTPServer):
         """A client killed mid-request (the crash test) is expected, not news."""
 
 
+@pytest.fixture(autouse=True)
+def webhooks_may_reach_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers here listen on 127.0.0.1, which a webhook may reach only with
+    HAVEN_WEBHOOK_ALLOW_PRIVATE on. Set in the environment, so that the settings of every test
+    (made after this autouse fixture) and of every worker started as a process of its own read
+    it."""
+    monkeypatch.setenv("HAVEN_WEBHOOK_ALLOW_PRIVATE", "true")
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     found = Receiver()

@@ -55,7 +55,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_are_recognisable(
     with runtime.transaction() as session:
         org = Owner(organisation_id=world.de_authority)
         add_subscription(session, cipher, org, Rules(Channel.WEBHOOK), actor="t")
-        hook = add_webhook(session, cipher, Endpoint(world.de_authority, receiver.url), actor="t")
+        endpoint = Endpoint(world.de_authority, receiver.url)
+        hook = add_webhook(session, cipher, endpoint, actor="t", settings=settings)
         incident_id, _ = make_incident(session, cipher, world.ngo)
         for _ in range(MESSAGES):
             emit(session, cipher, _event(incident_id))

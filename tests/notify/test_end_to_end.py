@@ -60,7 +60,8 @@ def _subscribe_focal_point(
         org = Owner(organisation_id=world.de_authority)
         hook_rules = Rules(Channel.WEBHOOK, host_state="DE", urgent_only=True)
         add_subscription(session, cipher, org, hook_rules, actor="t")
-        hook = add_webhook(session, cipher, Endpoint(world.de_authority, receiver.url), actor="t")
+        endpoint = Endpoint(world.de_authority, receiver.url)
+        hook = add_webhook(session, cipher, endpoint, actor="t", settings=runtime.settings)
         # Someone in France subscribed to everything: the report is not theirs to see.
         add_subscription(
             session, cipher, Owner(user_id=world.fr_focal_point), Rules(Channel.EMAIL), actor="t"

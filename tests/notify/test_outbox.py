@@ -22,6 +22,7 @@ from haven.notify.outbox import emit, matching_subscriptions, open_content, refe
 from haven.notify.subscriptions import Endpoint, Owner, Rules, add_subscription, add_webhook
 from haven.registry.sealed import sealed_context
 from haven.runtime import Runtime
+from haven.settings import Settings
 
 World = Any
 HOOK_URL = "https://hooks.example.org/a"
@@ -143,12 +144,14 @@ def test_a_watched_person_or_organisation_appearing_in_a_record_is_told(
 
 
 def test_a_report_outside_the_persons_consent_reaches_nobody(
-    session: Session, cipher: FieldCipher, world: World, make_incident: Any
+    session: Session, cipher: FieldCipher, world: World, make_incident: Any, settings: Settings
 ) -> None:
     for user_id in (world.focal_point, world.fr_focal_point):
         _subscribe(session, cipher, user_id)
         _subscribe(session, cipher, user_id, Channel.INBOX)
-    add_webhook(session, cipher, Endpoint(world.de_authority, HOOK_URL), actor="t")
+    add_webhook(
+        session, cipher, Endpoint(world.de_authority, HOOK_URL), actor="t", settings=settings
+    )
     add_subscription(
         session,
         cipher,
@@ -251,7 +254,8 @@ def test_nothing_sensitive_is_in_the_outbox(
         add_subscription(session, cipher, org, Rules(Channel.WEBHOOK), actor="t")
         address = "desk@bka.example.org"
         add_subscription(session, cipher, org, Rules(Channel.EMAIL, address=address), actor="t")
-        add_webhook(session, cipher, Endpoint(world.de_authority, HOOK_URL), actor="t")
+        endpoint = Endpoint(world.de_authority, HOOK_URL)
+        add_webhook(session, cipher, endpoint, actor="t", settings=runtime.settings)
         incident_id, person_id = make_incident(session, cipher, world.ngo)
         event = _event(incident_id, person_ids=(person_id,))
         assert emit(session, cipher, event) == 4
@@ -279,12 +283,14 @@ def test_a_webhook_approved_for_the_label_gets_the_content_sealed(
                 world.de_authority, "https://hooks.example.org/approved", frozenset({Tlp.GREEN})
             ),
             actor="t",
+            settings=runtime.settings,
         )
         plain = add_webhook(
             session,
             cipher,
             Endpoint(world.de_authority, "https://hooks.example.org/plain", frozenset({Tlp.AMBER})),
             actor="t",
+            settings=runtime.settings,
         )
         incident_id, _ = make_incident(session, cipher, world.ngo)
         emit(session, cipher, _event(incident_id))
@@ -306,11 +312,13 @@ def test_a_webhook_approved_for_the_label_gets_the_content_sealed(
 
 
 def test_a_red_record_never_goes_to_an_organisations_channels(
-    session: Session, cipher: FieldCipher, world: World, make_incident: Any
+    session: Session, cipher: FieldCipher, world: World, make_incident: Any, settings: Settings
 ) -> None:
     org = Owner(organisation_id=world.de_authority)
     add_subscription(session, cipher, org, Rules(Channel.WEBHOOK), actor="t")
-    add_webhook(session, cipher, Endpoint(world.de_authority, HOOK_URL), actor="t")
+    add_webhook(
+        session, cipher, Endpoint(world.de_authority, HOOK_URL), actor="t", settings=settings
+    )
     red, _ = make_incident(session, cipher, world.de_authority, tlp=Tlp.RED)
     assert emit(session, cipher, _event(red, tlp=Tlp.RED)) == 0
 

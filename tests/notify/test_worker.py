@@ -68,7 +68,8 @@ def _hooked(runtime: Runtime, cipher: FieldCipher, world: Any, receiver: Any) ->
     with runtime.transaction() as session:
         org = Owner(organisation_id=world.de_authority)
         add_subscription(session, cipher, org, Rules(Channel.WEBHOOK), actor="t")
-        hook = add_webhook(session, cipher, Endpoint(world.de_authority, receiver.url), actor="t")
+        endpoint = Endpoint(world.de_authority, receiver.url)
+        hook = add_webhook(session, cipher, endpoint, actor="t", settings=runtime.settings)
     receiver.secret = hook.secret
     return hook.id
 

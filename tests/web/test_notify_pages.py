@@ -65,6 +65,13 @@ def people(runtime: Runtime, cipher: FieldCipher, monkeypatch: pytest.MonkeyPatc
     return People(org, *ids)
 
 
+@pytest.fixture(autouse=True)
+def webhook_hosts_are_not_looked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhooks added here name hosts at example.org; checking where they resolve to would
+    ask a name server beyond 127.0.0.1. One test turns the check back on for an address."""
+    monkeypatch.setenv("HAVEN_WEBHOOK_ALLOW_PRIVATE", "true")
+
+
 @pytest.fixture
 def client(runtime: Runtime, people: People) -> Iterator[TestClient]:
     with TestClient(create_app(runtime)) as client:
@@ -182,6 +189,18 @@ def test_only_administrators_manage_webhooks(client: TestClient, people: People)
     assert answer.status_code == 403
     org = client.post("/subscriptions/organisation", data={"csrf": csrf, "channel": "webhook"})
     assert org.status_code == 403
+
+
+def test_a_webhook_into_havens_own_network_is_refused_on_the_form(
+    client: TestClient, runtime: Runtime, people: People
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"webhook_allow_private": False})
+    csrf = _sign_in(client, "admin@bka.example.org")
+    refused = client.post("/webhooks", data={"csrf": csrf, "url": "http://127.0.0.1:8080/hook"})
+    assert refused.status_code == 422
+    assert "inside Haven&#39;s own network" in refused.text
+    with runtime.reading() as session:
+        assert session.scalars(select(Webhook)).all() == []
 
 
 def test_an_administrator_adds_a_webhook_whose_secret_is_shown_once(

@@ -18,10 +18,12 @@ from haven.domain.enums import Tlp
 from haven.domain.taxonomy import load_taxonomy
 from haven.errors import NotFound, ValidationFailed
 from haven.notify.channels import channel_named
+from haven.notify.channels.webhook import check_destination
 from haven.notify.events import EventKind
 from haven.notify.models import Channel, Mode, OutboxMessage, Subscription, WatchEntity, Webhook
 from haven.registry.paging import is_record_id
 from haven.registry.sealed import sealed_context
+from haven.settings import Settings
 
 WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix that lets secret scanners spot leaks)
 
@@ -136,14 +138,16 @@ class NewWebhook:
 
 
 def add_webhook(
-    session: Session, cipher: FieldCipher, endpoint: Endpoint, *, actor: str
+    session: Session, cipher: FieldCipher, endpoint: Endpoint, *, actor: str, settings: Settings
 ) -> NewWebhook:
+    """Add a webhook whose URL may be sent to (see :mod:`haven.notify.channels.webhook`)."""
     url = endpoint.url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise ValidationFailed("a webhook needs an http or https URL")
     if parts.username or parts.password:
         raise ValidationFailed("put no credentials in the URL: requests are signed instead")
+    check_destination(url, settings)
     webhook_id = new_id()
     secret = WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
     session.add(

@@ -34,7 +34,7 @@ from haven.notify.subscriptions import (
 )
 from haven.registry.paging import is_record_id
 from haven.registry.sealed import sealed_context
-from haven.web.deps import SessionDep
+from haven.web.deps import SessionDep, get_runtime
 from haven.web.pages import SignedIn, SignedInDep, Visitor, VisitorDep, page
 
 router = APIRouter(include_in_schema=False)
@@ -256,7 +256,10 @@ def create_webhook(here: SignedInDep, form: Annotated[WebhookForm, Form()]) -> R
     visitor.require_csrf(form.csrf)
     try:
         endpoint = Endpoint(organisation_id, form.url, frozenset(form.approved))
-        created = add_webhook(here.session, here.cipher, endpoint, actor=visitor.reader.actor)
+        settings = get_runtime(here.request).settings
+        created = add_webhook(
+            here.session, here.cipher, endpoint, actor=visitor.reader.actor, settings=settings
+        )
     except HavenError as refusal:
         return _subscriptions_page(here, refusal=refusal)
     return _subscriptions_page(here, created=created)

@@ -10,8 +10,8 @@ import pytest
 
 from haven.errors import ValidationFailed
 from haven.notify.channels import DeliveryFailed, Item, Notice, Recipient, WebhookChannel
-from haven.notify.channels.webhook import signature
-from haven.settings import Settings
+from haven.notify.channels.webhook import check_destination, signature
+from haven.settings import Mode, Settings
 
 ITEM = Item(
     delivery_id="0190f0e0-0000-7000-8000-000000000001",
@@ -120,3 +120,93 @@ def test_webhooks_belong_to_organisations() -> None:
     with pytest.raises(ValidationFailed, match="takes no address"):
         WEBHOOK.check(organisation=True, address="desk@bka.example.org")
     WEBHOOK.check(organisation=True, address=None)
+
+
+# -- where a webhook may point -----------------------------------------------------------------
+
+INTERNAL = (
+    "http://127.0.0.1:8080/hook",
+    "http://127.1/hook",
+    "http://2130706433/hook",  # 127.0.0.1 as one number
+    "http://localhost/hook",
+    "http://10.1.2.3/hook",
+    "http://172.16.0.1/hook",
+    "http://192.168.0.10/hook",
+    "http://100.64.0.1/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0.0.0.0/hook",
+    "http://224.0.0.1/hook",
+    "http://240.0.0.1/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[fe80::1]/hook",
+    "http://[fc00::1]/hook",
+    "http://[ff02::1]/hook",
+    "http://[::]/hook",
+)
+
+
+@pytest.fixture
+def strict(tmp_path: Any) -> Settings:
+    return Settings(data_dir=tmp_path, webhook_allow_private=False)
+
+
+@pytest.mark.parametrize("url", INTERNAL)
+def test_a_webhook_may_not_point_into_havens_own_network(strict: Settings, url: str) -> None:
+    with pytest.raises(ValidationFailed, match="inside Haven's own network") as refused:
+        check_destination(url, strict)
+    assert "HAVEN_WEBHOOK_ALLOW_PRIVATE" in (refused.value.hint or "")
+
+
+def test_a_public_address_is_accepted_and_the_setting_allows_internal_ones(
+    strict: Settings,
+) -> None:
+    # Addresses, not names: no name server is asked.
+    check_destination("https://93.184.215.14/hook", strict)
+    check_destination("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]:8443/hook", strict)
+    allowing = strict.model_copy(update={"webhook_allow_private": True})
+    for url in INTERNAL:
+        check_destination(url, allowing)
+
+
+def test_production_takes_https_webhooks_only(strict: Settings) -> None:
+    production = strict.model_copy(update={"mode": Mode.PRODUCTION})
+    with pytest.raises(ValidationFailed, match="https"):
+        check_destination("http://93.184.215.14/hook", production)
+    check_destination("https://93.184.215.14/hook", production)
+    with pytest.raises(ValidationFailed, match="port"):
+        check_destination("https://93.184.215.14:99999/hook", production)
+
+
+def test_delivery_checks_the_address_again(strict: Settings, receiver: Any) -> None:
+    """A webhook added while its name pointed elsewhere (or while the setting was on) is
+    refused at delivery once it points inside; nothing reaches the receiver."""
+    receiver.secret = "k"
+    for url in (receiver.url, receiver.url.replace("127.0.0.1", "localhost")):
+        with pytest.raises(DeliveryFailed, match="inside Haven's own network"):
+            WEBHOOK.deliver(strict, Recipient(url=url, secret="k"), NOTICE)
+    assert receiver.deliveries == []
+    allowing = strict.model_copy(update={"webhook_allow_private": True})
+    WEBHOOK.deliver(allowing, _to(receiver, "k"), NOTICE)
+    assert receiver.deliveries == [ITEM.delivery_id]
+
+
+def test_production_delivers_over_https_only(bare: Settings, receiver: Any) -> None:
+    receiver.secret = "k"
+    production = bare.model_copy(update={"mode": Mode.PRODUCTION})
+    with pytest.raises(DeliveryFailed, match="https only"):
+        WEBHOOK.deliver(production, _to(receiver, "k"), NOTICE)
+    assert receiver.deliveries == []
+
+
+def test_a_proxy_in_the_environment_is_not_used(
+    bare: Settings, receiver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy would resolve the receiver's name itself, past the check: webhooks go direct."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    receiver.secret = "k"
+    WEBHOOK.deliver(bare, _to(receiver, "k"), NOTICE)
+    assert receiver.deliveries == [ITEM.delivery_id]
