@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     open_rounding: int = Field(default=1, ge=1, le=100)
     # How many origin states the concentration figure counts ("the top ten").
     top_states: int = Field(default=10, ge=1, le=100)
+    # Open statistics are published as dated releases, which the worker makes once in each
+    # period; each release is one more difference to compare, so none is made more often.
+    # manual: only by `haven stats release`.
+    open_releases: Literal["monthly", "quarterly", "yearly", "manual"] = "monthly"
     # Proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client for the
     # per-client limits; behind a proxy every client would otherwise share the proxy's budget.
     # Empty: the header is never believed, since anyone can send it.

@@ -10,11 +10,18 @@ from playwright.sync_api import Browser, Page
 from haven.access.accounts import NewOrganisation, NewUser, create_organisation, create_user
 from haven.crypto.fields import FieldCipher
 from haven.domain.enums import ContributorKind, Role
+from haven.insight.releases import Publisher, make_release
 from haven.registry.schemas import IncidentIn
 from haven.registry.writer import Actor, RegistryWriter
 from haven.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def manual_releases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's worker makes no release of its own: the test makes the one it shows."""
+    monkeypatch.setenv("HAVEN_OPEN_RELEASES", "manual")
 
 
 @pytest.fixture
@@ -38,9 +45,12 @@ def registry(runtime: Runtime, cipher: FieldCipher) -> None:
                 "host_state": "DE",
                 "tactics": ["surveillance"],
                 "tlp": "clear",
+                "status": "verified",
             }
             writer.add_incident(IncidentIn.model_validate(data))
         writer.flush()
+    with runtime.transaction() as session:
+        make_release(session, Publisher.of(runtime.settings, cipher, "test:release"))
 
 
 def _charts_drawn(page: Page) -> list[int]:
@@ -52,7 +62,7 @@ def _charts_drawn(page: Page) -> list[int]:
 
 
 def test_the_dashboard_and_open_statistics_draw_their_charts(
-    browser: Browser, live_server: str, registry: None
+    browser: Browser, manual_releases: None, live_server: str, registry: None
 ) -> None:
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
@@ -79,6 +89,7 @@ def test_the_dashboard_and_open_statistics_draw_their_charts(
 
     page.click("text=Open statistics")
     page.wait_for_url(f"{live_server}/open")
+    assert "These figures are the release of" in page.locator(".release").inner_text()
     widths = _charts_drawn(page)
     assert len(widths) == 9
     assert all(width > 100 for width in widths)

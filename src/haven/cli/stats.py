@@ -1,9 +1,10 @@
 """``haven stats`` and ``haven report``: the figures in the terminal, as JSON, and as an annual
-report (HTML and PDF).
+report (HTML and PDF); ``haven stats release`` publishes a release of open statistics.
 
-Both show the open statistics by default: the tables anyone may download, protected so that
-they reveal no one. With ``--organisation`` they count as an analyst of that organisation would:
-everything the organisation may read, exact and unsuppressed, for internal use only.
+Both show the open statistics by default: the latest release, the tables anyone may download,
+protected so that they reveal no one. With ``--organisation`` they count as an analyst of that
+organisation would: everything the organisation may read, exact and unsuppressed, for internal
+use only.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from haven.access.policy import Reader
 from haven.cli.access import _organisation
 from haven.domain.countries import REGION_NAMES
 from haven.domain.enums import Role
-from haven.errors import ValidationFailed
+from haven.errors import NotFound, ValidationFailed
 from haven.insight.figures import Concentration, Filters, Presentation, Response, figures
-from haven.insight.open import open_figures
+from haven.insight.open import OpenFigures, release_note
+from haven.insight.releases import Publisher, latest_release, make_release
 from haven.insight.report import (
     AMBER_MARKING,
     NO_REFERRALS,
@@ -50,11 +52,14 @@ from haven.insight.specs import BY_NAME, DIMENSIONS
 from haven.insight.tables import Table
 from haven.registry.models import Contributor
 from haven.runtime import open_runtime
-from haven.settings import Settings, load_settings
+from haven.settings import load_settings
 
-__all__ = ["report", "stats"]
+__all__ = ["release", "report", "stats", "stats_app"]
 
 out = Console(soft_wrap=True)
+ACTOR = "cli:stats"
+NOT_RELEASED = "no open statistics have been released yet"
+RELEASE_HINT = "make the first with `haven stats release`"
 OPEN_HAS_NO_FILTERS = (
     "open statistics have no filters: two filtered tables could be subtracted from each other "
     "to reveal the small counts each one withholds"
@@ -75,7 +80,8 @@ TopN = Annotated[
         "--top",
         min=1,
         max=100,
-        help="How many origin states the concentration figure counts (HAVEN_TOP_STATES).",
+        help="How many origin states the concentration figure counts (HAVEN_TOP_STATES); "
+        "open statistics show the release's own.",
     ),
 ]
 
@@ -165,10 +171,13 @@ class View:
 
 # -- the command --------------------------------------------------------------------------------
 
+stats_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
+
 
 @_period_options
 def stats(
     *,
+    context: typer.Context,
     period: Period,
     organisation: Organisation = None,
     top: TopN = None,
@@ -177,8 +186,11 @@ def stats(
     ] = False,
 ) -> None:
     """Show the figures: totals, concentration, every table and response times. By default the
-    open statistics (no filters: they are fixed tables over the whole period); with
-    --organisation, what an analyst of that organisation counts, filtered as asked."""
+    latest release of open statistics (no filters: they are fixed tables over the whole
+    period); with --organisation, what an analyst of that organisation counts, filtered as
+    asked. `haven stats release` publishes a new release."""
+    if context.invoked_subcommand is not None:
+        return
     filters = period.filters()
     settings = load_settings()
     top_n = top or settings.top_states
@@ -188,7 +200,7 @@ def stats(
         )
     with open_runtime(settings) as runtime, runtime.reading() as session:
         if organisation is None:
-            view = open_view(session, settings, top_n)
+            view = open_view(session, _latest(session))
         else:
             view = organisation_view(session, organisation, filters, top_n)
     if as_json:
@@ -197,16 +209,47 @@ def stats(
     _print(view)
 
 
-def open_view(session: Session, settings: Settings, top_n: int) -> View:
-    threshold, rounding = settings.open_threshold, settings.open_rounding
-    published = open_figures(
-        session, threshold=threshold, rounding=rounding, presentation=Presentation(top_n=top_n)
+stats_app.callback()(stats)
+
+
+@stats_app.command("release")
+def release() -> None:
+    """Publish open statistics now: count the records as they stand, perturb and protect every
+    table, and keep the result as a dated release, which /open and /api/v1/open show until the
+    next one. The worker makes one each period of HAVEN_OPEN_RELEASES."""
+    settings = load_settings()
+    with open_runtime(settings) as runtime:
+        publisher = Publisher.of(settings, runtime.cipher(), ACTOR)
+        with runtime.transaction() as session:
+            made = make_release(session, publisher)
+            when, total = made.released_at, made.figures["total"]
+    counted = (
+        f"{total:,} incidents"
+        if total is not None
+        else f"nothing published: fewer than {settings.open_threshold} incidents counted"
     )
+    out.print(
+        f"released open statistics, {when:%Y-%m-%d %H:%M} UTC: {counted}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def _latest(session: Session) -> OpenFigures:
+    published = latest_release(session)
+    if published is None:
+        raise NotFound(NOT_RELEASED, hint=RELEASE_HINT)
+    return published
+
+
+def open_view(session: Session, published: OpenFigures) -> View:
+    threshold, rounding = published.threshold, published.rounding
     answers, note = open_response(session, threshold=threshold)
     rounded = f"rounded to multiples of {rounding}" if rounding > 1 else "not rounded"
     return View(
         heading=(
-            f"[bold]Open statistics[/bold], all years: no published count is below {threshold}; "
+            f"[bold]Open statistics[/bold], all years: {escape(release_note(published))} No "
+            f"published count is below {threshold}; every count carries a small random error; "
             f"counts {rounded}. Open statistics have no filters."
         ),
         open=True,
@@ -368,19 +411,14 @@ def report(
     top: TopN = None,
 ) -> None:
     """Write the annual report for a year as haven-report-YEAR.html and haven-report-YEAR.pdf.
-    By default from the open statistics (fit to publish); with --organisation, an internal
-    TLP:AMBER report of what that organisation's analysts count."""
+    By default from the latest release of open statistics (fit to publish); with
+    --organisation, an internal TLP:AMBER report of what that organisation's analysts count."""
     Filters(year_from=year, year_to=year)  # checks the year before anything is opened
     settings = load_settings()
     edition = Edition(year, top_n=top or settings.top_states)
     with open_runtime(settings) as runtime, runtime.reading() as session:
         if organisation is None:
-            built = open_report(
-                session,
-                edition,
-                threshold=settings.open_threshold,
-                rounding=settings.open_rounding,
-            )
+            built = open_report(session, edition, _latest(session))
         else:
             found, reader = analyst_of(session, organisation)
             built = organisation_report(session, reader, found.name, edition)

@@ -16,6 +16,7 @@ from rich.console import Console
 from haven.audit.checkpoint import checkpoint_when_due
 from haven.casework.notices import escalate_late
 from haven.db.engine import check_connection
+from haven.insight.releases import release_when_due
 from haven.notify.retention import OutboxPruning
 from haven.notify.worker import BATCH_SIZE, LEASE_SECONDS, Loop, Task, deliver_batch, run_worker
 from haven.runtime import Runtime, open_runtime
@@ -25,10 +26,16 @@ out = Console(soft_wrap=True)
 log = logging.getLogger("haven.notify")
 
 # What every worker runs besides delivering, in `haven worker` and inside `haven serve` alike:
-# late cases and referrals are escalated, and those about to be late warned of; delivered outbox
-# rows are pruned after HAVEN_OUTBOX_RETENTION_DAYS; the audit chain's head is signed into
-# HAVEN_AUDIT_CHECKPOINT_DIR when that is set.
-PERIODIC: tuple[Task, ...] = (escalate_late, OutboxPruning(), checkpoint_when_due)
+# late cases and referrals are escalated, and those about to be late warned of; open statistics
+# are released when HAVEN_OPEN_RELEASES says one is due; delivered outbox rows are pruned after
+# HAVEN_OUTBOX_RETENTION_DAYS; the audit chain's head is signed into HAVEN_AUDIT_CHECKPOINT_DIR
+# when that is set.
+PERIODIC: tuple[Task, ...] = (
+    escalate_late,
+    release_when_due,
+    OutboxPruning(),
+    checkpoint_when_due,
+)
 
 
 def worker(

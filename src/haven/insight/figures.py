@@ -34,7 +34,7 @@ from haven.access.policy import (
 from haven.casework.models import Referral
 from haven.db.dialect import reuses_materialised_ctes
 from haven.domain.countries import REGION_NAMES, country_name, region_states
-from haven.domain.enums import Tlp
+from haven.domain.enums import IncidentStatus, Tlp
 from haven.domain.taxonomy import load_taxonomy
 from haven.errors import ValidationFailed
 from haven.insight import models as cubes
@@ -489,11 +489,18 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 def response(
-    session: Session, reader: Reader, filters: Filters, *, now: datetime | None = None
+    session: Session,
+    reader: Reader,
+    filters: Filters,
+    *,
+    now: datetime | None = None,
+    verified_only: bool = False,
 ) -> tuple[Response, ...]:
     """Per member state of the receiving organisation: referrals of cases whose incident the
-    reader may count, how fast they were acknowledged and acted on, and how many were late."""
+    reader may count (and, for open statistics, ``verified_only``), how fast they were
+    acknowledged and acted on, and how many were late."""
     now = now or datetime.now(UTC)
+    verified = [Incident.status == IncidentStatus.VERIFIED] if verified_only else []
     # The gate's own look-ups into referrals and reports must not correlate with these.
     referral, report = aliased(Referral), aliased(Report)
     query = (
@@ -507,7 +514,7 @@ def response(
         .join(report, report.id == referral.report_id)
         .join(Incident, Incident.id == report.incident_id)
         .join(Contributor, Contributor.id == referral.to_organisation)
-        .where(counted(reader), *_incident_filters(filters))
+        .where(counted(reader), *_incident_filters(filters), *verified)
     )
     by_state: dict[str, list[Any]] = defaultdict(list)
     for row in session.execute(query):

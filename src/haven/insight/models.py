@@ -5,16 +5,21 @@ Each table counts incidents (or, for tactics, methods and profiles, incident-tac
 and incident-target pairs) by what decides who may count them (:mod:`haven.insight.cube`) and by
 the dimensions the figures need. Database triggers change the counts in the same statement as the
 registry row, so a count is never behind the records it counts.
+
+The releases of open statistics are kept here too, as published.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from haven.db.base import Base
+from haven.db.dialect import Guid, UtcDateTime
+from haven.db.values import new_id
 
 
 class _Scope:
@@ -93,3 +98,19 @@ class TacticMethod(Base):
 
     tactic: Mapped[str] = mapped_column(String(40), primary_key=True)
     method: Mapped[str] = mapped_column(String(40))
+
+
+class OpenRelease(Base):
+    """One release of open statistics: the figures exactly as published, and when
+    (:mod:`haven.insight.releases`). Releases are added, never changed."""
+
+    __tablename__ = "open_releases"
+
+    id: Mapped[str] = mapped_column(Guid, primary_key=True, default=new_id)
+    released_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # The scheduled period a worker's release is for (2026-06, 2026-Q2, 2026), so that two
+    # workers never both make it; empty for a release made by hand.
+    period: Mapped[str | None] = mapped_column(String(10), unique=True)
+    released_by: Mapped[str] = mapped_column(String(200))
+    # Codes and counts as published (haven.insight.open.release_data).
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)

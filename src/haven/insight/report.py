@@ -2,8 +2,8 @@
 
 Two views, as in ``haven stats``:
 
-- the open view (the default) is built from the open statistics
-  (:func:`haven.insight.open.open_figures`), which have no filters. Tables with a year dimension
+- the open view (the default) is built from the latest release of open statistics
+  (:mod:`haven.insight.releases`), which have no filters. Tables with a year dimension
   are cut to the year's published rows, which reveals nothing the open tables do not; every
   other table covers the whole period, and the report says so beside it;
 - the organisation view counts what an analyst of one contributing organisation may count, for
@@ -42,7 +42,7 @@ from haven.insight.figures import (
     labels,
     response,
 )
-from haven.insight.open import methods, open_figures
+from haven.insight.open import OpenFigures, methods, release_note
 from haven.insight.specs import DIMENSIONS, OPEN_STATISTICS, STATISTICS, one_way
 from haven.insight.tables import Table
 
@@ -181,14 +181,15 @@ def _report_table(table: Table, scope: str) -> ReportTable:
 
 def open_response(session: Session, *, threshold: int) -> tuple[tuple[Response, ...], str]:
     """Response times for open statistics, and the sentence that goes with them: referrals of
-    incidents open statistics count, over the whole period, for member states with at least
-    ``threshold`` referrals only, and only where the share overdue gives away no count below
-    it (the overdue and the timely referrals are each none or at least ``threshold``)."""
+    incidents open statistics count (verified ones only), over the whole period, for member
+    states with at least ``threshold`` referrals only, and only where the share overdue gives
+    away no count below it (the overdue and the timely referrals are each none or at least
+    ``threshold``)."""
 
     def safe(count: int) -> bool:
         return count == 0 or count >= threshold
 
-    answers = response(session, Reader.public("open"), Filters())
+    answers = response(session, Reader.public("open"), Filters(), verified_only=True)
     shown = tuple(
         answer
         for answer in answers
@@ -213,17 +214,11 @@ def open_response(session: Session, *, threshold: int) -> tuple[tuple[Response, 
     return shown, note
 
 
-def open_report(
-    session: Session, edition: Edition, *, threshold: int, rounding: int = 1
-) -> AnnualReport:
-    """The open view of a year: the open tables, cut to the year where they have one."""
+def open_report(session: Session, edition: Edition, published: OpenFigures) -> AnnualReport:
+    """The open view of a year from a release of open statistics (``published``): its
+    tables, cut to the year where they have one."""
     year = edition.year
-    published = open_figures(
-        session,
-        threshold=threshold,
-        rounding=rounding,
-        presentation=Presentation(top_n=edition.top_n),
-    )
+    threshold = published.threshold
     year_rows = {key[0]: n for key, n in published.tables["year"].rows}
     by_year = [s for s in OPEN_STATISTICS if "year" in s.dimensions]
     tables = [
@@ -257,7 +252,7 @@ def open_report(
         ),
         response=answers,
         response_note=note,
-        methods=tuple(methods(threshold, rounding)),
+        methods=(*methods(threshold, published.rounding), release_note(published)),
         marking=None,
         generated=edition.dated,
     )

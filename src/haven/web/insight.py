@@ -2,8 +2,8 @@
 
 Charts are SVG drawn on the server and shown as images, each beside its data table and a CSV
 download, so the pages need no script. The dashboard counts what the policy gate lets the
-signed-in reader count; the open pages and ``/api/v1/open/...`` publish only the protected open
-tables (:mod:`haven.insight.open`).
+signed-in reader count; the open pages and ``/api/v1/open/...`` publish only the latest release
+of the protected open tables (:mod:`haven.insight.releases`), never a live count.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from haven.domain.countries import REGION_NAMES, country_name
 from haven.errors import Forbidden, NotFound, ValidationFailed
 from haven.insight.charts import chart_svg
 from haven.insight.figures import Figures, Filters, Presentation, figures
-from haven.insight.open import OPEN_TABLES, OpenFigures, methods, open_figures
+from haven.insight.open import OPEN_TABLES, OpenFigures, methods, release_note
+from haven.insight.releases import latest_release
 from haven.insight.specs import BY_NAME, Statistic
 from haven.insight.tables import Table
 from haven.runtime import Runtime
@@ -226,15 +227,14 @@ def figures_json(
 
 # -- open statistics ------------------------------------------------------------------------------
 
+NOT_RELEASED = "no open statistics have been released yet"
 
-def _open(session: Any, runtime: Runtime) -> OpenFigures:
-    settings = runtime.settings
-    return open_figures(
-        session,
-        threshold=settings.open_threshold,
-        rounding=settings.open_rounding,
-        presentation=Presentation(top_n=settings.top_states),
-    )
+
+def _open(session: Any) -> OpenFigures:
+    published = latest_release(session)
+    if published is None:
+        raise NotFound(NOT_RELEASED, hint="a release is made monthly, or by `haven stats release`")
+    return published
 
 
 def _open_statistic(name: str) -> Statistic:
@@ -246,42 +246,59 @@ def _open_statistic(name: str) -> Statistic:
 
 @router.get("/open", response_class=HTMLResponse)
 def open_page(request: Request, session: ReadSessionDep, runtime: RuntimeDep) -> HTMLResponse:
-    result = _open(session, runtime)
+    """The latest release, or a page that says there is none yet."""
+    published = latest_release(session)
+    settings = runtime.settings
+    rules = (
+        methods(settings.open_threshold, settings.open_rounding)
+        if published is None
+        else methods(published.threshold, published.rounding)
+    )
     return page(
         request,
         "open.html",
         visitor=None,
-        figures=result,
+        figures=published,
         order=OPEN_TABLES,
-        methods=methods(result.threshold, result.rounding),
+        methods=rules,
+        release=None if published is None else release_note(published),
         chart=chart_uri,
         describe=chart_description,
     )
 
 
 @router.get("/open/{name}.csv")
-def open_csv(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> Response:
-    return _open_csv(name, session, runtime)
+def open_csv(name: str, session: ReadSessionDep) -> Response:
+    return _open_csv(name, session)
 
 
 @api.get("/figures")
-def open_json(session: ReadSessionDep, runtime: RuntimeDep) -> JSONResponse:
-    """Every open table, protected, with the rules that protect them."""
-    return JSONResponse(_open(session, runtime).as_dict())
+def open_json(session: ReadSessionDep) -> JSONResponse:
+    """Every open table of the latest release, protected, with its date and the rules that
+    protect it."""
+    return JSONResponse(_open(session).as_dict())
 
 
 @api.get("/tables/{name}.json")
-def open_table_json(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> JSONResponse:
+def open_table_json(name: str, session: ReadSessionDep) -> JSONResponse:
     statistic = _open_statistic(name)
-    return JSONResponse(_open(session, runtime).tables[statistic.name].as_dict())
+    published = _open(session)
+    return JSONResponse(
+        {
+            **published.tables[statistic.name].as_dict(),
+            "released_at": None
+            if published.released_at is None
+            else published.released_at.isoformat(),
+        }
+    )
 
 
 @api.get("/tables/{name}.csv")
-def open_table_csv(name: str, session: ReadSessionDep, runtime: RuntimeDep) -> Response:
-    return _open_csv(name, session, runtime)
+def open_table_csv(name: str, session: ReadSessionDep) -> Response:
+    return _open_csv(name, session)
 
 
-def _open_csv(name: str, session: Any, runtime: Runtime) -> Response:
+def _open_csv(name: str, session: Any) -> Response:
     statistic = _open_statistic(name)
-    table = _open(session, runtime).tables[statistic.name]
+    table = _open(session).tables[statistic.name]
     return csv_response(table, statistic.open_csv_name)
