@@ -31,7 +31,7 @@ from haven.audit.checkpoint import (
 )
 from haven.cli.access import groups_app, orgs_app, tokens_app, users_app
 from haven.cli.imports import import_file
-from haven.cli.stats import report, stats
+from haven.cli.stats import report, stats_app
 from haven.cli.worker import embedded_worker, worker
 from haven.crypto.fields import FieldCipher
 from haven.crypto.keys import load_keyring, new_keyring, save_keyring
@@ -64,7 +64,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(groups_app, name="groups")
 app.command("import")(import_file)
-app.command("stats")(stats)
+app.add_typer(stats_app, name="stats")
 app.command("report")(report)
 app.command("worker")(worker)
 
