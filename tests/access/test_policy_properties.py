@@ -135,7 +135,7 @@ def _expected(world: World, built: Built, reader: int | None, incident: int) -> 
     """The rules, written out plainly: may this reader (index into built.users) see it?"""
     plan = world.incidents[incident]
     if reader is None:
-        org_index, roles, user_index = None, frozenset(), None
+        org_index, roles, user_index = None, frozenset[Role](), None
     else:
         org_index, _, roles = built.users[reader]
         user_index = reader

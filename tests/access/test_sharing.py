@@ -48,8 +48,8 @@ def test_only_the_contributing_organisation_shares_its_record(
         )
     )
     writer.flush()
-    outsider = reader_for(session, session.get(User, other_user), surface="test")
+    outsider = reader_for(session, session.get_one(User, other_user), surface="test")
     with pytest.raises(Forbidden):
         share_record(session, outsider, Share("incidents", incident_id, recipients=[other_user]))
-    insider = reader_for(session, session.get(User, owner_user), surface="test")
+    insider = reader_for(session, session.get_one(User, owner_user), surface="test")
     share_record(session, insider, Share("incidents", incident_id, recipients=[other_user]))

@@ -110,7 +110,7 @@ def test_a_report_referral_and_answer_reach_who_they_concern(
     # Danger now, in Germany, and the person allowed German authorities to see it: they are
     # told at once; the French authority is not.
     told_now = [row.user_id for row in _rows(session, EventKind.REPORT_RECEIVED)]
-    assert sorted(told_now) == sorted([caseworker.id, caseworker.id, german.id])
+    assert sorted(map(str, told_now)) == sorted([caseworker.id, caseworker.id, german.id])
 
     reader = reader_for(session, caseworker, surface="test")
     move(session, reader, report, ReportStatus.TRIAGED)

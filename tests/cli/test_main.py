@@ -166,6 +166,7 @@ def test_keys_rotate_reencrypts_everything_and_retires_the_old_key(
         people = session.execute(select(Person.id, Person.identity)).all()
         assert people
         for person_id, ciphertext in people:
+            assert ciphertext is not None
             assert cipher.key_number(ciphertext)[1] == 2
             identity = read_identity(session, cipher, person_id)
             assert identity is not None

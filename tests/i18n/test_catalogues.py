@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from haven.i18n import LANGUAGES, LOCALES, language, negotiate, translations
+from haven.i18n import LANGUAGES, LOCALES, Language, language, negotiate, translations
 
 I18N = LOCALES.parent
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -17,7 +17,7 @@ TRANSLATED = [spec for spec in LANGUAGES.values() if spec.code != "en"]
 
 def _msgids(path: Path, locale: str | None = None) -> set[str]:
     with path.open("rb") as handle:
-        return {message.id for message in read_po(handle, locale=locale) if message.id}
+        return {str(message.id) for message in read_po(handle, locale=locale) if message.id}
 
 
 def test_the_template_is_in_step_with_the_sources(tmp_path: Path) -> None:
@@ -35,7 +35,7 @@ def test_the_template_is_in_step_with_the_sources(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("spec", TRANSLATED, ids=lambda spec: spec.code)
-def test_every_message_is_translated_with_its_placeholders(spec: object) -> None:
+def test_every_message_is_translated_with_its_placeholders(spec: Language) -> None:
     catalogue_name = spec.catalogue
     path = LOCALES / catalogue_name / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as handle:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,6 +93,11 @@ def _with_mail(runtime: Runtime, port: int) -> None:
     runtime.settings = runtime.settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": port, "base_url": "https://haven.test"}
     )
+
+
+def _fixed(moment: datetime) -> Callable[[], datetime]:
+    """A clock that stays at one moment."""
+    return lambda: moment
 
 
 def test_messages_are_delivered_after_commit_by_every_channel(
@@ -193,7 +199,7 @@ def test_a_message_is_given_up_after_the_last_attempt(
     _emit(runtime, cipher, world, make_incident)
     now = utcnow()
     for attempt in range(MAX_ATTEMPTS):
-        assert deliver_batch(runtime, clock=lambda at=now: at) == 1, attempt
+        assert deliver_batch(runtime, clock=_fixed(now)) == 1, attempt
         now += timedelta(hours=2)
     assert deliver_batch(runtime, clock=lambda: now) == 0
     (row,) = _rows(runtime)

@@ -279,12 +279,12 @@ def test_the_case_forms_work_with_the_csrf_token_and_show_on_the_timeline(
     )
     assert referred.status_code == 303
 
-    page = caseworker.get(path).text
-    assert '<dd id="case-status">referred</dd>' in page
-    assert f'<p class="body">{NOTE}</p>' in page
-    assert f"incidents <code>{earlier_incident}</code>" in page
-    assert f'<option value="{orgs.caseworker_id}" selected>case@ela.example</option>' in page
-    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.S)
+    html = caseworker.get(path).text
+    assert '<dd id="case-status">referred</dd>' in html
+    assert f'<p class="body">{NOTE}</p>' in html
+    assert f"incidents <code>{earlier_incident}</code>" in html
+    assert f'<option value="{orgs.caseworker_id}" selected>case@ela.example</option>' in html
+    timeline = re.search(r'<ol class="timeline">(.*?)</ol>', html, re.S)
     assert timeline is not None
     entries = re.findall(r"</span> ([^<]*)</li>", timeline.group(1))
     assert entries == [
@@ -298,7 +298,7 @@ def test_the_case_forms_work_with_the_csrf_token_and_show_on_the_timeline(
     assert entries[2].startswith("note (case_notes:")
     assert NOTE not in timeline.group(1)
     assert timeline.group(1).count(f"user:{orgs.caseworker_id}</span>") == 6
-    assert '<td class="referral-status">sent</td>' in page
+    assert '<td class="referral-status">sent</td>' in html
 
 
 @pytest.mark.parametrize(
