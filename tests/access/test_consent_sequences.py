@@ -312,14 +312,6 @@ def test_after_every_step_every_form_of_the_gate_gives_what_the_model_gives(
     assert session.scalar(select(func.count()).select_from(Incident)) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="casework.workflow.consent_reason accepts a granted row for every member state even "
-    "where the row for the organisation's own member state withdraws it, which the gate "
-    "(consent_rule.reaches) lets decide: the referral is made, and the gate hides the case "
-    "from the authority it was referred to",
-)
 def test_a_referral_is_refused_where_the_persons_consent_keeps_the_case_from_the_organisation(
     session: Session, cipher: FieldCipher
 ) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from haven.access.consent_rule import Grant, reaches
 from haven.access.models import Consent, User
 from haven.access.policy import IDENTITY_ROLES, Reader, visible_ids
 from haven.audit.chain import Change, append
@@ -178,13 +179,20 @@ def consent_reason(session: Session, report: Report, organisation: Contributor) 
     stated = session.scalars(select(Consent).where(Consent.person_id == report.person_id)).all()
     if not stated:
         return None  # no statement: labels alone decide, as everywhere in Haven
-    for row in stated:
-        if (
-            row.recipient_kind == kind
-            and row.granted
-            and (row.member_state in ("", organisation.member_state or ""))
-        ):
-            return None
+    grants = [Grant(row.recipient_kind, row.member_state, row.granted) for row in stated]
+    # The gate's own consent rule, so a referral is made only where the gate will let the
+    # recipient open the case.
+    recipient = Reader(
+        user_id=None,
+        organisation_id=organisation.id,
+        organisation_kind=organisation.kind,
+        member_state=organisation.member_state,
+        roles=frozenset(),
+        groups=frozenset(),
+        surface="referral",
+    )
+    if reaches(grants, recipient):
+        return None
     if kind == "authority":
         where = organisation.member_state or "any member state"
         return f"the person has not consented to authorities of {where} seeing this case"
