@@ -123,7 +123,9 @@ def redis_url() -> Iterator[str]:
     """A Redis server of this module's own on 127.0.0.1, keeping nothing on disk."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server is not installed (Debian package redis-server)")
+        pytest.fail(
+            "redis-server is not installed: run scripts/redis (Debian package redis-server)"
+        )
     port = _free_port()
     server = subprocess.Popen(
         [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
