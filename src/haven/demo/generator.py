@@ -26,6 +26,7 @@ from haven.domain.enums import (
     DatePrecision,
     Gender,
     HostInvolvement,
+    IncidentStatus,
     InstrumentKind,
     InstrumentStatus,
     OrganisationKind,
@@ -125,6 +126,11 @@ class IncidentFactory:
                 ("state-ordered", "state-executed", "state-coordinated", "state-encouraged", None)
             ),
             "tlp": rng.choice((Tlp.GREEN, Tlp.AMBER, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.CLEAR)),
+            # Most demo incidents verified, so that open statistics (verified only) show figures.
+            "status": rng.choice(
+                (IncidentStatus.VERIFIED,) * 3
+                + (IncidentStatus.REPORTED, IncidentStatus.UNDER_REVIEW)
+            ),
         }
 
     def incidents(self, count: int) -> Iterator[dict[str, Any]]:
