@@ -279,7 +279,6 @@ def case_refer(
     *,
     visitor: VisitorDep,
     session: SessionDep,
-    cipher: CipherDep,
     runtime: RuntimeDep,
     form: Annotated[ReferForm, Form()],
 ) -> Response:
@@ -295,7 +294,7 @@ def case_refer(
         form.asks,
         deadlines=runtime.settings.deadlines,
     )
-    referral_sent(session, cipher, referral, report)
+    referral_sent(session, runtime.cipher(), referral, report)
     return _back(report)
 
 
