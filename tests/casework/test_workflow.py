@@ -21,6 +21,7 @@ from haven.audit.chain import verify
 from haven.audit.models import AuditEntry
 from haven.casework.models import CaseEvent, CaseLink, Referral
 from haven.casework.workflow import (
+    ActionTaken,
     acknowledge,
     add_note,
     assign,
@@ -507,10 +508,20 @@ def test_only_the_receiving_organisation_acknowledges_and_records_an_action(
         with pytest.raises(NotFound):
             acknowledge(session, other, referral.id)
         with pytest.raises(NotFound):
-            record_action(session, cipher, other, referral.id, AuthorityAction.PROTECTION_MEASURES)
+            record_action(
+                session,
+                cipher,
+                other,
+                referral.id,
+                ActionTaken(AuthorityAction.PROTECTION_MEASURES),
+            )
     with pytest.raises(ValidationFailed, match="acknowledge the referral before"):
         record_action(
-            session, cipher, world.german, referral.id, AuthorityAction.PROTECTION_MEASURES
+            session,
+            cipher,
+            world.german,
+            referral.id,
+            ActionTaken(AuthorityAction.PROTECTION_MEASURES),
         )
     assert referral.status is ReferralStatus.SENT
     assert report.status is S.REFERRED
@@ -523,7 +534,9 @@ def test_only_the_receiving_organisation_acknowledges_and_records_an_action(
     with pytest.raises(ValidationFailed, match="already acknowledged"):
         acknowledge(session, world.german, referral.id)
 
-    record_action(session, cipher, world.german, referral.id, AuthorityAction.PROTECTION_MEASURES)
+    record_action(
+        session, cipher, world.german, referral.id, ActionTaken(AuthorityAction.PROTECTION_MEASURES)
+    )
     assert _status(referral) is ReferralStatus.ACTION_RECORDED
     assert referral.action is AuthorityAction.PROTECTION_MEASURES
     assert referral.action_by == world.german.actor
@@ -543,13 +556,17 @@ def test_no_action_needs_a_reason_which_is_sealed(
     for blank in ("", "  \n "):
         with pytest.raises(ValidationFailed, match="say why no action is taken"):
             record_action(
-                session, cipher, world.german, referral.id, AuthorityAction.NO_ACTION, reason=blank
+                session,
+                cipher,
+                world.german,
+                referral.id,
+                ActionTaken(AuthorityAction.NO_ACTION, blank),
             )
     assert referral.action is None
     assert report.status is S.ACKNOWLEDGED
 
     record_action(
-        session, cipher, world.german, referral.id, AuthorityAction.NO_ACTION, reason=REASON
+        session, cipher, world.german, referral.id, ActionTaken(AuthorityAction.NO_ACTION, REASON)
     )
 
     session.flush()
@@ -579,7 +596,9 @@ def test_every_step_is_a_case_event_with_actor_and_time_and_an_audit_entry(
         session, world.coordinator, report, world.authority_de, PROTECTION, deadlines=DEADLINES
     )
     acknowledge(session, world.german, referral.id)
-    record_action(session, cipher, world.german, referral.id, AuthorityAction.PROSECUTION)
+    record_action(
+        session, cipher, world.german, referral.id, ActionTaken(AuthorityAction.PROSECUTION)
+    )
     move(session, world.caseworker, report, S.CLOSED)
 
     events = timeline(session, report)

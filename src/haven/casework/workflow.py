@@ -287,20 +287,27 @@ def acknowledge(session: Session, reader: Reader, referral_id: str) -> Referral:
     return referral
 
 
+@dataclass(frozen=True, slots=True)
+class ActionTaken:
+    """What the receiving organisation did with a referral, and why when it did nothing."""
+
+    action: AuthorityAction
+    reason: str = ""
+
+
 def record_action(
     session: Session,
     cipher: FieldCipher,
     reader: Reader,
     referral_id: str,
-    action: AuthorityAction,
-    *,
-    reason: str = "",
+    taken: ActionTaken,
 ) -> Referral:
     """What the receiving organisation did, in the fixed vocabulary; "no action" needs a reason."""
     referral, report = _require_recipient(session, reader, referral_id)
     if referral.status is ReferralStatus.SENT:
         raise ValidationFailed("acknowledge the referral before recording an action")
-    text = reason.strip()
+    action = taken.action
+    text = taken.reason.strip()
     if action is AuthorityAction.NO_ACTION and not text:
         raise ValidationFailed("say why no action is taken")
     if len(text) > 5_000:

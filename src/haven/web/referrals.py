@@ -16,7 +16,7 @@ from haven.access.policy import IDENTITY_ROLES
 from haven.access.reads import get_incident
 from haven.casework.models import Referral
 from haven.casework.notices import referral_answered
-from haven.casework.workflow import acknowledge, record_action
+from haven.casework.workflow import ActionTaken, acknowledge, record_action
 from haven.crypto.fields import FieldCipher
 from haven.db.values import utcnow
 from haven.domain.countries import country_name
@@ -141,7 +141,7 @@ def referral_action(
     if not is_record_id(referral_id):
         raise NotFound("no such referral")
     referral = record_action(
-        session, cipher, visitor.reader, referral_id, form.action, reason=form.reason
+        session, cipher, visitor.reader, referral_id, ActionTaken(form.action, form.reason)
     )
     _tell_sender(session, cipher, referral, EventKind.ACTION_RECORDED)
     return RedirectResponse(f"/referrals/{referral_id}", status_code=303)
