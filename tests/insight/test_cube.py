@@ -29,9 +29,9 @@ def _in_step(session: Session) -> None:
     assert cube.drift(session.connection()) == dict.fromkeys((c.table for c in cube.CUBES), 0)
 
 
-def _counts(session: Session, model: Any, column: Any) -> dict[str, int]:
+def _counts(session: Session, model: Any, column: Any) -> dict[object, int]:
     rows = session.execute(select(column, model.n).where(model.n != 0)).all()
-    totals: dict[str, int] = {}
+    totals: dict[object, int] = {}
     for key, n in rows:
         totals[key] = totals.get(key, 0) + n
     return totals

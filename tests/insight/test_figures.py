@@ -698,12 +698,12 @@ def test_a_red_incident_counts_for_its_named_recipients_only(
     named = Share("incidents", incidents["red"], recipients=[str(network.analyst_a.user_id)])
     share_record(session, network.analyst_b, named)
 
-    named = figures(session, _brief_reader(network), Filters(), now=NOW)
-    assert named.total == 2
-    assert _rows(named, "host") == {("DE",): 1, ("",): 1}
-    assert _rows(named, "tactic") == _one(surveillance=2, spyware=1)
-    assert _rows(named, "method") == _one(threats_from_a_distance=2)
-    assert _rows(named, "profile") == _one(activist=2)
+    counted = figures(session, _brief_reader(network), Filters(), now=NOW)
+    assert counted.total == 2
+    assert _rows(counted, "host") == {("DE",): 1, ("",): 1}
+    assert _rows(counted, "tactic") == _one(surveillance=2, spyware=1)
+    assert _rows(counted, "method") == _one(threats_from_a_distance=2)
+    assert _rows(counted, "profile") == _one(activist=2)
     # The other analyst of A is not named; C is not either. B's analyst shared it, so is named.
     assert figures(session, network.other_a, Filters(), now=NOW).total == 1
     assert figures(session, network.analyst_c, Filters(), now=NOW).total == 1

@@ -124,10 +124,10 @@ def test_a_cell_key_is_the_sum_of_its_records_keys_in_any_order() -> None:
         backward.add(cell, key)
     assert forward == backward
     assert forward.perturbed() == backward.perturbed()
-    for cell in forward.counts:
-        keys = [key for c, key in records if c == cell]
-        assert forward.counts[cell] == len(keys)
-        assert forward.keys[cell] == sum(keys) % KEY_SPACE
+    for counted in forward.counts:
+        keys = [key for c, key in records if c == counted]
+        assert forward.counts[counted] == len(keys)
+        assert forward.keys[counted] == sum(keys) % KEY_SPACE
 
 
 def test_a_margin_is_the_tally_of_its_records() -> None:

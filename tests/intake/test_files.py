@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms
-from PIL.PngImagePlugin import PngInfo
+from PIL.PngImagePlugin import PngImageFile, PngInfo
 from sqlalchemy.orm import Session
 
 from haven.crypto.fields import FieldCipher
@@ -227,20 +227,22 @@ def test_a_path_in_the_name_is_dropped() -> None:
 
 
 TEXT = b"Transcript of the call.\n"
-AWKWARD_NAMES = [
-    pytest.param("a\x00b.pdf", PDF, "ab.pdf", id="nul"),
-    pytest.param("a\nb.jpg", _saved(_picture(), "JPEG"), "a b.jpg", id="line-break"),
-    pytest.param("x" * 300 + ".png", _saved(_picture(), "PNG"), "x" * 251 + ".png", id="long"),
-    pytest.param("\u202eexe.txt", TEXT, "exe.txt", id="right-to-left-override"),
-    pytest.param("../../etc/passwd", TEXT, "passwd", id="path"),
-    pytest.param("", TEXT, "file", id="empty"),
-    pytest.param("…" * 200, TEXT, "…" * 85, id="multibyte"),
-    pytest.param("\x1b[31mred\x7f.txt", TEXT, "[31mred.txt", id="escape-and-delete"),
-    pytest.param("..", TEXT, "file", id="dots"),
-    pytest.param("e\u0301te\u0301.txt", TEXT, "\u00e9t\u00e9.txt", id="nfc"),
-    pytest.param("é" * 200 + ".pdf", PDF, "é" * 125 + ".pdf", id="multibyte-keeps-extension"),
-    pytest.param("\ud83d.txt", TEXT, "txt", id="lone-surrogate"),
-]
+# Each name as given, the content it comes with, and the name kept.
+_AWKWARD: dict[str, tuple[str, bytes, str]] = {
+    "nul": ("a\x00b.pdf", PDF, "ab.pdf"),
+    "line-break": ("a\nb.jpg", _saved(_picture(), "JPEG"), "a b.jpg"),
+    "long": ("x" * 300 + ".png", _saved(_picture(), "PNG"), "x" * 251 + ".png"),
+    "right-to-left-override": ("\u202eexe.txt", TEXT, "exe.txt"),
+    "path": ("../../etc/passwd", TEXT, "passwd"),
+    "empty": ("", TEXT, "file"),
+    "multibyte": ("…" * 200, TEXT, "…" * 85),
+    "escape-and-delete": ("\x1b[31mred\x7f.txt", TEXT, "[31mred.txt"),
+    "dots": ("..", TEXT, "file"),
+    "nfc": ("e\u0301te\u0301.txt", TEXT, "\u00e9t\u00e9.txt"),
+    "multibyte-keeps-extension": ("é" * 200 + ".pdf", PDF, "é" * 125 + ".pdf"),
+    "lone-surrogate": ("\ud83d.txt", TEXT, "txt"),
+}
+AWKWARD_NAMES = [pytest.param(*case, id=key) for key, case in _AWKWARD.items()]
 
 
 @pytest.mark.parametrize(("name", "content", "kept"), AWKWARD_NAMES)
@@ -357,6 +359,7 @@ def test_a_png_loses_its_text_chunks() -> None:
     info.add_itxt("Comment", "Taken at Karl-Marx-Straße 12")
     original = _saved(_picture(), "PNG", pnginfo=info)
     with Image.open(io.BytesIO(original)) as before:
+        assert isinstance(before, PngImageFile)
         assert before.text["Author"] == "Secret Author Name"
 
     checked = check_file("screen.png", original, max_bytes=LIMIT)
@@ -366,6 +369,7 @@ def test_a_png_loses_its_text_chunks() -> None:
     assert b"tEXt" not in checked.clean
     assert b"iTXt" not in checked.clean
     with Image.open(io.BytesIO(checked.clean)) as clean:
+        assert isinstance(clean, PngImageFile)
         assert clean.text == {}
         assert clean.size == (40, 20)
     assert checked.content == original
@@ -492,14 +496,14 @@ def _submit(cipher: FieldCipher, session: Session, root: Path, files: list[Check
 def test_a_report_keeps_every_awkward_name_in_its_safe_form(
     cipher: FieldCipher, session: Session, tmp_path: Path
 ) -> None:
-    files = [check_file(p.values[0], p.values[1], max_bytes=LIMIT) for p in AWKWARD_NAMES]
+    files = [check_file(name, content, max_bytes=LIMIT) for name, content, _ in _AWKWARD.values()]
     # A file checked elsewhere, its name never made safe, does not fail the report either.
     files.append(replace(check_file("notes.txt", TEXT, max_bytes=LIMIT), filename="x\x00" * 200))
 
     report_id = _submit(cipher, session, tmp_path, files)
 
     names = sorted(view.filename for view in report_files(session, cipher, report_id))
-    assert names == sorted([*(p.values[2] for p in AWKWARD_NAMES), "x" * 200])
+    assert names == sorted([*(kept for _, _, kept in _AWKWARD.values()), "x" * 200])
 
 
 def test_a_pdf_in_a_report_is_stored_twice_with_both_digests(

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import Executable, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -221,7 +221,7 @@ def test_the_database_refuses_to_change_or_remove_a_kept_version(
         writer = RegistryWriter(session, cipher, Actor(SYSTEM_CONTRIBUTOR_ID, "test", "test"))
         incident_id = writer.add_incident(incident(narrative=OLD_NARRATIVE))
         writer.replace_incident(incident_id, incident(title="Changed"))
-    attempts = [
+    attempts: list[Executable] = [
         update(RecordVersion).values(changed_by="someone else"),
         update(RecordVersion).values(state={"title": "rewritten"}),
         update(RecordVersion).values(version=7),

@@ -202,6 +202,7 @@ def test_open_statistics_show_the_latest_release_and_nothing_live(
     with runtime.reading() as session:
         released = latest_release(session)
     assert released is not None
+    assert released.released_at is not None
     figures = client.get("/api/v1/open/figures").json()
     assert figures == released.as_dict() | {"released_at": released.released_at.isoformat()}
     assert figures["released_at"] is not None

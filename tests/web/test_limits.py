@@ -153,7 +153,7 @@ def redis_url() -> Iterator[str]:
 def _stored_keys(url: str) -> list[str]:
     client = redis.Redis.from_url(url)
     try:
-        return [key.decode() for key in client.keys("*")]
+        return [key.decode() for key in client.scan_iter("*")]
     finally:
         client.close()
 

@@ -97,7 +97,7 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def _sign_in(client: TestClient, login: str, password: str = PASSWORD) -> object:
+def _sign_in(client: TestClient, login: str, password: str = PASSWORD) -> Response:
     form = client.get("/sign-in")
     return client.post(
         "/sign-in",

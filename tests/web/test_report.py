@@ -581,10 +581,11 @@ def _multipart(fields: dict[str, Any], files: list[tuple[bytes, bytes]]) -> tupl
             head = f'Content-Disposition: form-data; name="{field}"'
             parts.append(f"--{boundary}\r\n{head}\r\n\r\n{one}\r\n".encode())
     for filename, content in files:
-        head = b'Content-Disposition: form-data; name="evidence"; filename="' + filename + b'"'
+        disposition = b'form-data; name="evidence"; filename="' + filename + b'"'
         parts.append(
             f"--{boundary}\r\n".encode()
-            + head
+            + b"Content-Disposition: "
+            + disposition
             + b"\r\nContent-Type: application/octet-stream\r\n\r\n"
             + content
             + b"\r\n"
