@@ -58,15 +58,18 @@ _RECIPIENT_KINDS = {
 }
 
 
-def _event(
-    session: Session,
-    report: Report,
-    kind: CaseEventKind,
-    actor: str,
-    *,
-    to: ReportStatus | None = None,
-    detail: str | None = None,
-) -> CaseEvent:
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One event on a case's timeline: ``to`` moves the case on, ``detail`` names its subject."""
+
+    kind: CaseEventKind
+    actor: str
+    to: ReportStatus | None = None
+    detail: str | None = None
+
+
+def _event(session: Session, report: Report, step: _Step) -> CaseEvent:
+    kind, actor, to, detail = step.kind, step.actor, step.to, step.detail
     event = CaseEvent(
         id=new_id(),
         report_id=report.id,
@@ -104,7 +107,7 @@ def move(session: Session, reader: Reader, report: Report, to: ReportStatus) -> 
         )
     if report.acknowledged_at is None and report.status is S.RECEIVED:
         report.acknowledged_at = utcnow()
-    return _event(session, report, CaseEventKind.STATUS, reader.actor, to=to)
+    return _event(session, report, _Step(CaseEventKind.STATUS, reader.actor, to=to))
 
 
 def assign(session: Session, reader: Reader, report: Report, user_id: str | None) -> None:
@@ -126,7 +129,7 @@ def assign(session: Session, reader: Reader, report: Report, user_id: str | None
             )
     report.assigned_to = user_id
     detail = f"user:{user_id}" if user_id else "unassigned"
-    _event(session, report, CaseEventKind.ASSIGNMENT, reader.actor, detail=detail)
+    _event(session, report, _Step(CaseEventKind.ASSIGNMENT, reader.actor, detail=detail))
 
 
 def add_note(
@@ -140,7 +143,7 @@ def add_note(
     sealed = cipher.encrypt(text.encode(), sealed_context("case_notes", "body", note_id))
     assert reader.user_id is not None
     session.add(CaseNote(id=note_id, report_id=report.id, author_id=reader.user_id, body=sealed))
-    _event(session, report, CaseEventKind.NOTE, reader.actor, detail=f"case_notes:{note_id}")
+    _event(session, report, _Step(CaseEventKind.NOTE, reader.actor, detail=f"case_notes:{note_id}"))
     return note_id
 
 
@@ -168,7 +171,9 @@ def link(session: Session, reader: Reader, report: Report, entity: str, record_i
                 report_id=report.id, entity=entity, record_id=record_id, linked_by=reader.actor
             )
         )
-        _event(session, report, CaseEventKind.LINK, reader.actor, detail=f"{entity}:{record_id}")
+        _event(
+            session, report, _Step(CaseEventKind.LINK, reader.actor, detail=f"{entity}:{record_id}")
+        )
 
 
 def consent_reason(session: Session, report: Report, organisation: Contributor) -> str | None:
@@ -243,10 +248,12 @@ def refer(
     _event(
         session,
         report,
-        CaseEventKind.REFERRAL,
-        reader.actor,
-        to=to,
-        detail=f"contributors:{organisation.id} asks {'+'.join(wanted)}",
+        _Step(
+            CaseEventKind.REFERRAL,
+            reader.actor,
+            to=to,
+            detail=f"contributors:{organisation.id} asks {'+'.join(wanted)}",
+        ),
     )
     return referral
 
@@ -279,10 +286,9 @@ def acknowledge(session: Session, reader: Reader, referral_id: str) -> Referral:
     _event(
         session,
         report,
-        CaseEventKind.ACKNOWLEDGEMENT,
-        reader.actor,
-        to=to,
-        detail=f"referrals:{referral.id}",
+        _Step(
+            CaseEventKind.ACKNOWLEDGEMENT, reader.actor, to=to, detail=f"referrals:{referral.id}"
+        ),
     )
     return referral
 
@@ -325,10 +331,12 @@ def record_action(
     _event(
         session,
         report,
-        CaseEventKind.ACTION,
-        reader.actor,
-        to=to,
-        detail=f"referrals:{referral.id} {action.value}",
+        _Step(
+            CaseEventKind.ACTION,
+            reader.actor,
+            to=to,
+            detail=f"referrals:{referral.id} {action.value}",
+        ),
     )
     return referral
 
@@ -374,9 +382,7 @@ def check_deadlines(
             _event(
                 session,
                 report,
-                CaseEventKind.ESCALATION,
-                "system:deadlines",
-                detail=f"level {level}",
+                _Step(CaseEventKind.ESCALATION, "system:deadlines", detail=f"level {level}"),
             )
             found.append(Escalation(report, None, report.handled_by, level, tell))
     late_referrals = session.scalars(
@@ -398,9 +404,11 @@ def check_deadlines(
             _event(
                 session,
                 referred,
-                CaseEventKind.ESCALATION,
-                "system:deadlines",
-                detail=f"referrals:{referral.id} level {level}",
+                _Step(
+                    CaseEventKind.ESCALATION,
+                    "system:deadlines",
+                    detail=f"referrals:{referral.id} level {level}",
+                ),
             )
             found.append(Escalation(referred, referral, referral.to_organisation, level, tell))
     return found
@@ -433,7 +441,9 @@ def warn_approaching(
                 else _people_to_tell(session, report.handled_by, 1)
             )
             _event(
-                session, report, CaseEventKind.ESCALATION, "system:deadlines", detail=APPROACHING
+                session,
+                report,
+                _Step(CaseEventKind.ESCALATION, "system:deadlines", detail=APPROACHING),
             )
             found.append(Escalation(report, None, report.handled_by, 0, tell))
     referrals = session.scalars(
@@ -452,7 +462,9 @@ def warn_approaching(
         if _warned(session, referred.id, detail):
             continue
         tell = _people_to_tell(session, referral.to_organisation, 1)
-        _event(session, referred, CaseEventKind.ESCALATION, "system:deadlines", detail=detail)
+        _event(
+            session, referred, _Step(CaseEventKind.ESCALATION, "system:deadlines", detail=detail)
+        )
         found.append(Escalation(referred, referral, referral.to_organisation, 0, tell))
     return found
 
