@@ -185,6 +185,13 @@ def test_an_unknown_or_malformed_token_is_refused_without_reading(client: TestCl
         assert answer.headers["Connection"] == "close"
 
 
+def test_a_request_no_route_takes_gets_its_404_or_405_without_a_token(client: TestClient) -> None:
+    undeclared = client.put("/api/v1/open/figures", json=REPORT)
+    assert undeclared.status_code == 405
+    assert undeclared.headers["Allow"] == "GET"
+    assert client.post("/api/v1/no-such-thing", json=REPORT).status_code == 404
+
+
 def _drive(scope: Scope) -> tuple[int, int, bool]:
     """Run TokenFirst around an application that reads its body: (status, body messages
     received, whether the application ran)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Match, Mount
+from starlette.routing import Mount
 
 from haven import __version__
 from haven.errors import HavenError
@@ -19,7 +19,7 @@ from haven.web.api.incidents import router as incidents_router
 from haven.web.api.organisations import router as organisations_router
 from haven.web.api.people import router as people_router
 from haven.web.api.reports import router as api_reports_router
-from haven.web.bodylimit import BodyLimit, TokenFirst
+from haven.web.bodylimit import BodyLimit, TokenFirst, routed
 from haven.web.errors import HANDLERS, CatchAll, error_response
 from haven.web.health import router as health_router
 from haven.web.imports import router as imports_router
@@ -74,17 +74,14 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods some route answers at this path, found by asking the routes themselves (an
-    included router keeps its routes to itself)."""
+    """The methods some route answers at this path."""
     scope = request.scope
     # A mount that matched has moved the root path on; the routes are matched from the app's.
     root_path = scope.get("app_root_path", scope.get("root_path", ""))
     allowed = []
     for method in _METHODS:
         probe = {**scope, "method": method, "root_path": root_path}
-        route = next(
-            (r for r in request.app.router.routes if r.matches(probe)[0] is Match.FULL), None
-        )
+        route = routed(request.app, probe)
         # A mount takes every method at its paths; the one here serves static files.
         if route is not None and (not isinstance(route, Mount) or method in ("GET", "HEAD")):
             allowed.append(method)

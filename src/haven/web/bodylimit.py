@@ -11,7 +11,9 @@ import json
 from collections.abc import Callable
 
 from fastapi import Request, Response
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haven.web.deps import settle_bearer
@@ -75,12 +77,21 @@ class BodyLimit:
             await _refuse(scope, send, limit)
 
 
+def routed(app: Starlette, scope: Scope) -> BaseRoute | None:
+    """The route that takes a request of this method at this path, if there is one (asked of
+    the routes themselves: an included router keeps its routes to itself)."""
+    return next(
+        (route for route in app.router.routes if route.matches(scope)[0] is Match.FULL), None
+    )
+
+
 class TokenFirst:
     """A writing request to the API without a valid bearer token is answered 401 before any of
     its body is read. FastAPI reads and parses a body before it resolves a route's dependencies,
     so the check cannot wait for them: anyone could otherwise make Haven take in and parse
     bodies up to the limit without showing who they are. The reader the token names is kept for
-    the request's dependencies, so the token is looked up once."""
+    the request's dependencies, so the token is looked up once. A request no route takes goes
+    on to its 404 or 405, which read no body either."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -90,6 +101,7 @@ class TokenFirst:
             scope["type"] != "http"
             or scope["method"] not in WRITING_METHODS
             or not scope["path"].startswith("/api/")
+            or routed(scope["app"], scope) is None
         ):
             await self.app(scope, receive, send)
             return
