@@ -23,6 +23,7 @@ from haven.errors import NotFound, ValidationFailed
 from haven.registry.contributors import ensure_contributor
 from haven.registry.models import Contributor
 from haven.registry.paging import is_record_id
+from haven.registry.sealed import sealed_context
 
 TOKEN_PREFIX = "hvn_"  # noqa: S105 (a prefix that lets secret scanners spot leaked tokens)
 TOKEN_SCOPES = frozenset({"read", "write"})
@@ -158,12 +159,14 @@ def create_token(
         "id": token_id,
         "user_id": user_id,
         "token_hash": token_hash(secret),
-        "name": name,
+        "name": cipher.encrypt(name.encode(), sealed_context("api_tokens", "name", token_id)),
         "scopes": sorted(wanted),
         "expires_at": expires_at,
         "created_at": utcnow(),
     }
     session.execute(insert(ApiToken), [state])
+    # The sealed name enters the digest as a keyed digest of its plaintext (as stored_state does).
+    digest_state = {**state, "name": cipher.digest(name.encode())}
     append(
         session,
         [
@@ -172,11 +175,36 @@ def create_token(
                 "create",
                 "api_tokens",
                 token_id,
-                after=record_digest(cipher, "api_tokens", state),
+                after=record_digest(cipher, "api_tokens", digest_state),
             )
         ],
     )
     return IssuedToken(token_id, secret, expires_at)
+
+
+def token_name(cipher: FieldCipher, token: ApiToken) -> str:
+    return cipher.decrypt(token.name, sealed_context("api_tokens", "name", token.id)).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """A user's API token as their account page lists it, its name decrypted."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+def tokens_of(session: Session, cipher: FieldCipher, user_id: str) -> list[TokenView]:
+    tokens = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at)
+    )
+    return [
+        TokenView(t.id, token_name(cipher, t), list(t.scopes), t.expires_at, t.revoked_at)
+        for t in tokens
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,8 @@ class ApiToken(Base):
     id: Mapped[str] = mapped_column(Guid, primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(Guid, ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
+    # What the token is for, encrypted: it may name a partner or a project.
+    name: Mapped[bytes] = mapped_column(LargeBinary)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -76,6 +76,13 @@ def _runtime() -> Runtime:
     return open_runtime(load_settings())
 
 
+def _migrate(runtime: Runtime) -> None:
+    # A migration that encrypts stored values reads the key file; only such a one needs it.
+    upgrade(
+        runtime.engine, sealer=lambda: FieldCipher(load_keyring(runtime.settings.resolved_key_file))
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (HAVEN_HOST).")] = None,
@@ -93,7 +100,7 @@ def serve(
     settings = load_settings(**overrides)
     with open_runtime(settings) as runtime:
         if settings.should_migrate_on_start:
-            upgrade(runtime.engine)
+            _migrate(runtime)
         else:
             check_connection(runtime.engine)
         runtime.cipher()
@@ -119,7 +126,7 @@ def serve(
 def db_upgrade() -> None:
     """Apply every pending migration."""
     with _runtime() as runtime:
-        upgrade(runtime.engine)
+        _migrate(runtime)
         out.print(f"database is at revision {current_revision(runtime.engine)}")
 
 
@@ -322,7 +329,7 @@ def demo(
             raise ConfigurationError(
                 "demo data and demo accounts are for development; HAVEN_MODE is production"
             )
-        upgrade(runtime.engine)
+        _migrate(runtime)
         cipher = runtime.cipher()
         with runtime.transaction() as session:
             accounts = ensure_demo_accounts(session, cipher)

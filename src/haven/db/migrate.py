@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -17,11 +20,34 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+class KeyringName(Protocol):
+    @property
+    def fingerprint(self) -> str: ...
+
+
+class Sealer(Protocol):
+    """What a migration that writes sealed values needs of Haven's field cipher, which the
+    database layer cannot import: the command that runs the migrations hands it in."""
+
+    @property
+    def keyring(self) -> KeyringName: ...
+
+    def encrypt(self, plaintext: bytes, context: str) -> bytes: ...
+
+    def decrypt(self, ciphertext: bytes, context: str) -> bytes: ...
+
+
+def upgrade(
+    engine: Engine, revision: str = "head", *, sealer: Callable[[], Sealer] | None = None
+) -> None:
+    """Apply migrations up to ``revision``. ``sealer`` gives the field cipher to a migration
+    that must encrypt existing rows; it is called only then, so a new database needs no key
+    file to be created."""
     check_connection(engine)
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["sealer"] = sealer
         command.upgrade(config, revision)
 
 

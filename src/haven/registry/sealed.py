@@ -35,6 +35,7 @@ SEALED_COLUMNS = (
     SealedColumn("evidence", "filename"),
     SealedColumn("users", "login"),
     SealedColumn("users", "totp_secret"),
+    SealedColumn("api_tokens", "name"),
     SealedColumn("reports", "contact"),
     SealedColumn("reports", "details"),
     SealedColumn("report_messages", "body"),

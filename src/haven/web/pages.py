@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from haven.access.accounts import login_index, reader_for, revoke_token
-from haven.access.models import ApiToken, User, WebSession
+from haven.access.accounts import login_index, reader_for, revoke_token, tokens_of
+from haven.access.models import User, WebSession
 from haven.access.policy import Reader
 from haven.access.reads import IncidentFilter, list_incidents
 from haven.access.signin import (
@@ -345,15 +345,14 @@ def incidentspage(
 
 
 @router.get("/account", response_class=HTMLResponse)
-def accountpage(request: Request, visitor: VisitorDep, session: SessionDep) -> HTMLResponse:
+def accountpage(here: SignedInDep) -> HTMLResponse:
+    request, visitor, session = here.request, here.visitor, here.session
     sessions = session.scalars(
         select(WebSession)
         .where(WebSession.user_id == visitor.user.id, WebSession.revoked_at.is_(None))
         .order_by(WebSession.created_at.desc())
     ).all()
-    tokens = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == visitor.user.id).order_by(ApiToken.created_at)
-    ).all()
+    tokens = tokens_of(session, here.cipher, visitor.user.id)
     return page(request, "account.html", visitor=visitor, sessions=sessions, tokens=tokens)
 
 
