@@ -17,8 +17,8 @@ that checks each request's HMAC signature, records its arrival time and delivery
    (``submit_report`` and the API's ``report_received`` emit, in batches), then ``haven worker``
    (a subprocess, default options) delivers them; deliveries/s = deliveries between the first
    and the last arrival / that time. Baseline in the same run: a bare loop in this process
-   sending as many signed POSTs with the worker's own client code (``send_webhook``) to the same
-   receiver. The ratio is Haven/bare.
+   sending as many signed POSTs with the worker's own client code (``WebhookChannel.deliver``)
+   to the same receiver. The ratio is Haven/bare.
 
     python bench/notify_latency.py --rate 20 --seconds 15 --deliveries 5000 --database both
 """
@@ -64,14 +64,18 @@ from haven.db.values import new_id
 from haven.domain.enums import ContributorKind, ReportChannel, Role
 from haven.intake.models import Report
 from haven.intake.reports import ReportIn, Submission, submit_report
-from haven.notify.channels import Item, Notice, send_webhook
+from haven.notify.channels.base import Item, Notice, Recipient
+from haven.notify.channels.webhook import WebhookChannel
 from haven.notify.events import EventKind
 from haven.notify.models import Channel
-from haven.notify.subscriptions import Owner, Rules, add_subscription, add_webhook
+from haven.notify.subscriptions import Endpoint, Owner, Rules, add_subscription, add_webhook
 from haven.runtime import bind_keyring
+from haven.settings import Settings
 from reports_api import Server, free_port, make_reports, percentile, pg_admin, start
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/haven_bench_notify"
+# The receiver listens on 127.0.0.1, which webhooks may reach only when allowed.
+LOOPBACK = Settings(webhook_allow_private=True)
 PATH = "/api/v1/reports"
 AIM_P99_MS = 1000.0
 AIM_PER_S = 500.0
@@ -210,7 +214,13 @@ def prepare(haven: Haven, receiver: Receiver) -> None:
             TokenRequest(haven.user, "bench", frozenset({"write"}), timedelta(days=1)),
             actor="bench",
         ).secret
-        hook = add_webhook(session, cipher, haven.organisation, receiver.url, actor="bench")
+        hook = add_webhook(
+            session,
+            cipher,
+            Endpoint(haven.organisation, receiver.url),
+            actor="bench",
+            settings=LOOPBACK,
+        )
         rules = Rules(Channel.WEBHOOK, kinds=(EventKind.REPORT_RECEIVED,))
         add_subscription(
             session, cipher, Owner(organisation_id=haven.organisation), rules, actor="bench"
@@ -369,7 +379,7 @@ def worker_run(haven: Haven, receiver: Receiver, count: int) -> dict[str, Any]:
 
 
 def bare_run(receiver: Receiver, count: int) -> dict[str, Any]:
-    """The same number of signed POSTs through ``send_webhook``, one after another."""
+    """The same number of signed POSTs through ``WebhookChannel.deliver``, one after another."""
     receiver.reset()
     notices = [
         Notice(
@@ -386,9 +396,10 @@ def bare_run(receiver: Receiver, count: int) -> dict[str, Any]:
         )
         for delivery in (new_id() for _ in range(count))
     ]
+    channel, to = WebhookChannel(), Recipient(url=receiver.url, secret=receiver.secret)
     began = time.perf_counter()
     for notice in notices:
-        send_webhook(receiver.url, receiver.secret, notice)
+        channel.deliver(LOOPBACK, to, notice)
     elapsed = time.perf_counter() - began
     return {
         "deliveries": count,
@@ -482,7 +493,7 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
         f"{latency['max_ms']:>9.0f}{'':>14}"
     )
     print(f"  {'haven worker (outbox)':<28}{'':>27}{worker_rate:>14,.1f}")
-    print(f"  {'bare send_webhook loop':<28}{'':>27}{bare_rate:>14,.1f}")
+    print(f"  {'bare deliver loop':<28}{'':>27}{bare_rate:>14,.1f}")
     print(f"  ratio worker/bare (median of {len(pairs)}): {ratio:.3f}")
     print(
         f"  aim: p99 < {AIM_P99_MS:g} ms ({verdict(checks['p99'])}), >= {AIM_PER_S:g} "

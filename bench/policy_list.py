@@ -154,7 +154,7 @@ def measure(engine: Any, user_id: str, rounds: int, seed: int) -> None:
     rng = random.Random(seed)
     sessions = session_factory(engine)
     with sessions() as session:
-        reader = reader_for(session, session.get(User, user_id), surface="bench")
+        reader = reader_for(session, session.get_one(User, user_id), surface="bench")
         ids = list(session.scalars(select(Incident.id).order_by(Incident.id)))
     gated_condition = visible(reader, Incident)
     timings: dict[str, list[float]] = {"bare": [], "gated": []}
