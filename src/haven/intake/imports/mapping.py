@@ -23,9 +23,21 @@ FIELDS: tuple[str, ...] = (
 )
 
 
+_SHOWN_LENGTH = 40
+
+
 def _header_key(header: str) -> str:
     """Headers match case-insensitively, ignoring surrounding and repeated spaces."""
     return " ".join(header.split()).casefold()
+
+
+def _quoted(header: str) -> str:
+    """A sheet's header as a message quotes it: short, and without characters that a terminal
+    would act on."""
+    shown = "".join(
+        c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in header[:_SHOWN_LENGTH]
+    )
+    return f'"{shown}…"' if len(header) > _SHOWN_LENGTH else f'"{shown}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +85,7 @@ class Mapping:
         """A mapping from a JSON object ``{"field": "Column header", ...}``."""
         try:
             raw = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad JSON, bad UTF-8, a 5,000-digit number, [[[[
             raise ValidationFailed(
                 "the mapping file is not valid JSON",
                 hint='write an object such as {"year": "Year", "origin_state": "From"}',
@@ -110,7 +122,7 @@ class Mapping:
             elif name not in self.optional:
                 missing.append(f'"{header}" (for {name})')
         if missing:
-            present = ", ".join(f'"{h}"' for h in headers[:20] if h) or "none"
+            present = ", ".join(_quoted(h) for h in headers[:20] if h) or "none"
             raise ValidationFailed(
                 f"the sheet has no column {', '.join(missing)}",
                 hint=f"its columns are: {present}; choose another mapping or rename the column",

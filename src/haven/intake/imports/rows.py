@@ -82,13 +82,14 @@ def check(data: bytes, mapping: Mapping, *, tlp: Tlp = Tlp.AMBER) -> Checked:
 
     A file that cannot be read, or lacks a column the mapping needs, is refused with
     :class:`~haven.errors.ValidationFailed` before any row is read."""
-    sheet = read_sheet(data)
-    positions = mapping.resolve(sheet.headers)
-    labels = {name: sheet.headers[index] for name, index in positions.items()}
+    sheet = read_sheet(data, mapping)
+    labels = {name: sheet.headers[index] for name, index in sheet.fields}
     good: list[ImportRow] = []
     problems: list[Problem] = []
     for line, cells in sheet.rows:
-        values = {name: cell_text(cells[index]) for name, index in positions.items()}
+        values = {
+            name: cell_text(cell) for (name, _), cell in zip(sheet.fields, cells, strict=True)
+        }
         row = _Row(line, labels, values, tlp)
         built = row.build()
         if line in sheet.overlong:
