@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
@@ -93,7 +93,18 @@ class ReportIn(Strict):
         description="Kinds of recipient the person allows to see the report, besides the "
         "organisation that handles it; empty means that organisation only.",
     )
-    language: str = Field(default="en", pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
+    language: str = Field(
+        default="en", max_length=35, pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+    )
+
+    @field_validator("tactics")
+    @classmethod
+    def _distinct_tactics(cls, tactics: tuple[str, ...]) -> tuple[str, ...]:
+        # The incident a report becomes refuses a tactic listed twice; refused here, the
+        # reporter is told so instead of meeting a server error.
+        if len(set(tactics)) != len(tactics):
+            raise ValueError("a tactic is listed twice")
+        return tactics
 
 
 @dataclass(frozen=True, slots=True)
